@@ -1,0 +1,361 @@
+//! Creation-side HDF5 calls, with the property lists, types and dataspaces made once and
+//! reused (HDF5_SPEED.md: each of these settings was measured to help).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::ffi::{CStr, c_char, c_void};
+
+use hdf5_sys::h5a::{H5Aclose, H5Acreate2, H5Awrite};
+use hdf5_sys::h5d::{H5D_alloc_time_t, H5D_fill_time_t, H5D_layout_t, H5Dcreate2, H5Dwrite};
+use hdf5_sys::h5i::hid_t;
+use hdf5_sys::h5l::H5Lcreate_hard;
+use hdf5_sys::h5p::{
+    H5P_CLS_DATASET_CREATE, H5P_CLS_DATASET_XFER, H5P_CLS_FILE_CREATE, H5P_CLS_GROUP_CREATE, H5P_CLS_LINK_CREATE,
+    H5P_CRT_ORDER_TRACKED, H5P_DEFAULT, H5Pcreate, H5Pset_alloc_time, H5Pset_buffer, H5Pset_char_encoding,
+    H5Pset_est_link_info, H5Pset_fill_time, H5Pset_layout, H5Pset_link_creation_order, H5Pset_link_phase_change,
+    H5Pset_obj_track_times,
+};
+use hdf5_sys::h5s::{H5S_ALL, H5S_class_t, H5Screate, H5Screate_simple};
+use hdf5_sys::h5t::{
+    H5T_C_S1, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, H5T_NATIVE_INT64, H5T_STD_I8LE, H5T_STD_I32LE, H5T_STD_I64LE,
+    H5T_VARIABLE, H5T_cset_t, H5T_str_t, H5Tcopy, H5Tenum_create, H5Tenum_insert, H5Tset_cset, H5Tset_size,
+    H5Tset_strpad,
+};
+
+use super::{FALSE, Obj, Owned, cstr, hsize, setup};
+use crate::error::Result;
+
+/// What a group will hold, which decides how its links are stored.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum GroupKind {
+    /// A few links (entities, sections, dimensions).
+    Small,
+    /// A `properties` group: one dataset per annotation, kept in compact link storage.
+    Properties,
+    /// Many links (`data_arrays`, `multi_tags`, `groups`).
+    Container,
+}
+
+/// Where a dataset's values live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Layout {
+    /// In the object header if small, else contiguous: for values rank 0 writes now.
+    Small,
+    /// Contiguous and allocated at creation: for values a rank writes later through MPI-IO.
+    Allocated,
+}
+
+/// The element type of a numeric dataset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) enum NumType {
+    /// `float64`.
+    F64,
+    /// `int64`.
+    I64,
+    /// Neo's bool: an enum `{FALSE=0, TRUE=1}` over `int8`.
+    Bool,
+}
+
+/// Numeric values to write.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Nums<'a> {
+    F64(&'a [f64]),
+    I64(&'a [i64]),
+    /// Bools as Neo's enum, one byte each (0 or 1).
+    Bool(&'a [i8]),
+}
+
+impl Nums<'_> {
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Nums::F64(v) => v.len(),
+            Nums::I64(v) => v.len(),
+            Nums::Bool(v) => v.len(),
+        }
+    }
+    /// The size of the values in bytes.
+    pub(crate) fn bytes(&self) -> usize {
+        match self {
+            Nums::Bool(v) => v.len(),
+            _ => self.len() * 8,
+        }
+    }
+    fn num_type(&self) -> NumType {
+        match self {
+            Nums::F64(_) => NumType::F64,
+            Nums::I64(_) => NumType::I64,
+            Nums::Bool(_) => NumType::Bool,
+        }
+    }
+    fn ptr(&self) -> *const c_void {
+        match self {
+            Nums::F64(v) => v.as_ptr().cast(),
+            Nums::I64(v) => v.as_ptr().cast(),
+            Nums::Bool(v) => v.as_ptr().cast(),
+        }
+    }
+}
+
+/// Datasets up to this many bytes live in the object header (compact layout).
+const COMPACT_LIMIT: usize = 16 * 1024;
+
+/// The reusable property lists, types and dataspaces of one writer.
+#[derive(Debug)]
+pub(crate) struct Kit {
+    fcpl: Owned,
+    gcpl_small: Owned,
+    gcpl_props: Owned,
+    gcpl_container: Owned,
+    lcpl: Owned,
+    dcpl_compact: Owned,
+    dcpl_contiguous: Owned,
+    dcpl_allocated: Owned,
+    dxpl: Owned,
+    vlen_utf8: Owned,
+    bool_enum: Owned,
+    scalar: Owned,
+    one: Owned,
+    fixed: RefCell<HashMap<(usize, bool), Owned>>,
+}
+
+impl Kit {
+    /// Makes the property lists and types. Call under [`super::locked`].
+    pub(crate) fn new() -> Result<Kit> {
+        // SAFETY: plain HDF5 constructors and setters on ids created right here; every
+        // return value is checked.
+        unsafe {
+            let fcpl = Owned::plist(H5Pcreate(*H5P_CLS_FILE_CREATE))?;
+            setup(H5Pset_link_creation_order(fcpl.id(), H5P_CRT_ORDER_TRACKED), "track link order")?;
+            let group = |max_compact: u32, min_dense: u32, est_links: u32, est_name: u32| -> Result<Owned> {
+                let gcpl = Owned::plist(H5Pcreate(*H5P_CLS_GROUP_CREATE))?;
+                setup(H5Pset_link_creation_order(gcpl.id(), H5P_CRT_ORDER_TRACKED), "track link order")?;
+                setup(H5Pset_obj_track_times(gcpl.id(), FALSE), "turn off timestamps")?;
+                setup(H5Pset_link_phase_change(gcpl.id(), max_compact, min_dense), "set link storage")?;
+                setup(H5Pset_est_link_info(gcpl.id(), est_links, est_name), "set link estimate")?;
+                Ok(gcpl)
+            };
+            let gcpl_small = group(8, 6, 4, 12)?;
+            let gcpl_props = group(32, 24, 16, 16)?;
+            let gcpl_container = group(8, 6, 4, 44)?;
+            let lcpl = Owned::plist(H5Pcreate(*H5P_CLS_LINK_CREATE))?;
+            setup(H5Pset_char_encoding(lcpl.id(), H5T_cset_t::H5T_CSET_UTF8), "set link encoding")?;
+            let dataset = |layout: H5D_layout_t| -> Result<Owned> {
+                let dcpl = Owned::plist(H5Pcreate(*H5P_CLS_DATASET_CREATE))?;
+                setup(H5Pset_layout(dcpl.id(), layout), "set layout")?;
+                setup(H5Pset_obj_track_times(dcpl.id(), FALSE), "turn off timestamps")?;
+                Ok(dcpl)
+            };
+            let dcpl_compact = dataset(H5D_layout_t::H5D_COMPACT)?;
+            let dcpl_contiguous = dataset(H5D_layout_t::H5D_CONTIGUOUS)?;
+            let dcpl_allocated = dataset(H5D_layout_t::H5D_CONTIGUOUS)?;
+            setup(H5Pset_alloc_time(dcpl_allocated.id(), H5D_alloc_time_t::H5D_ALLOC_TIME_EARLY), "set alloc time")?;
+            setup(H5Pset_fill_time(dcpl_allocated.id(), H5D_fill_time_t::H5D_FILL_TIME_NEVER), "set fill time")?;
+            let dxpl = Owned::plist(H5Pcreate(*H5P_CLS_DATASET_XFER))?;
+            // The fix for trap 1 of HDF5_SPEED.md: a small conversion buffer.
+            setup(H5Pset_buffer(dxpl.id(), 4096, std::ptr::null_mut(), std::ptr::null_mut()), "set transfer buffer")?;
+            let vlen_utf8 = Owned::datatype(H5Tcopy(*H5T_C_S1))?;
+            setup(H5Tset_size(vlen_utf8.id(), H5T_VARIABLE), "make vlen string")?;
+            setup(H5Tset_cset(vlen_utf8.id(), H5T_cset_t::H5T_CSET_UTF8), "set string charset")?;
+            let bool_enum = Owned::datatype(H5Tenum_create(*H5T_STD_I8LE))?;
+            for (name, value) in [(c"FALSE", 0i8), (c"TRUE", 1i8)] {
+                setup(H5Tenum_insert(bool_enum.id(), name.as_ptr(), (&raw const value).cast()), "make bool enum")?;
+            }
+            let scalar = Owned::dataspace(H5Screate(H5S_class_t::H5S_SCALAR))?;
+            let dims = [1u64];
+            let one = Owned::dataspace(H5Screate_simple(1, dims.as_ptr(), std::ptr::null()))?;
+            Ok(Kit {
+                fcpl,
+                gcpl_small,
+                gcpl_props,
+                gcpl_container,
+                lcpl,
+                dcpl_compact,
+                dcpl_contiguous,
+                dcpl_allocated,
+                dxpl,
+                vlen_utf8,
+                bool_enum,
+                scalar,
+                one,
+                fixed: RefCell::new(HashMap::new()),
+            })
+        }
+    }
+
+    pub(super) fn fcpl(&self) -> hid_t {
+        self.fcpl.id()
+    }
+
+    /// The transfer list with the small conversion buffer, for every read and write.
+    pub(crate) fn dxpl(&self) -> hid_t {
+        self.dxpl.id()
+    }
+
+    /// A fixed-length, NULLPAD string type of `len` bytes (cached).
+    fn fixed_str(&self, len: usize, ascii: bool) -> Result<hid_t> {
+        let len = len.max(1);
+        if let Some(t) = self.fixed.borrow().get(&(len, ascii)) {
+            return Ok(t.id());
+        }
+        // SAFETY: copies a predefined type and sets its properties; checked.
+        let t = unsafe {
+            let t = Owned::datatype(H5Tcopy(*H5T_C_S1))?;
+            setup(H5Tset_size(t.id(), len), "size string type")?;
+            setup(H5Tset_strpad(t.id(), H5T_str_t::H5T_STR_NULLPAD), "pad string type")?;
+            let cset = if ascii { H5T_cset_t::H5T_CSET_ASCII } else { H5T_cset_t::H5T_CSET_UTF8 };
+            setup(H5Tset_cset(t.id(), cset), "set string charset")?;
+            t
+        };
+        let id = t.id();
+        self.fixed.borrow_mut().insert((len, ascii), t);
+        Ok(id)
+    }
+
+    fn file_type(&self, t: NumType) -> hid_t {
+        match t {
+            NumType::F64 => *H5T_IEEE_F64LE,
+            NumType::I64 => *H5T_STD_I64LE,
+            NumType::Bool => self.bool_enum.id(),
+        }
+    }
+
+    fn mem_type(&self, t: NumType) -> hid_t {
+        match t {
+            NumType::F64 => *H5T_NATIVE_DOUBLE,
+            NumType::I64 => *H5T_NATIVE_INT64,
+            NumType::Bool => self.bool_enum.id(),
+        }
+    }
+
+    /// A one-dimensional dataspace of `n` elements (shared for `n == 1`).
+    fn space(&self, n: usize) -> Result<SpaceRef> {
+        if n == 1 {
+            return Ok(SpaceRef::Shared(self.one.id()));
+        }
+        let dims = [hsize(n)];
+        // SAFETY: one dimension, no maximum.
+        let s = Owned::dataspace(unsafe { H5Screate_simple(1, dims.as_ptr(), std::ptr::null()) })?;
+        Ok(SpaceRef::Own(s))
+    }
+
+    fn dcpl(&self, layout: Layout, bytes: usize) -> hid_t {
+        match layout {
+            Layout::Allocated => self.dcpl_allocated.id(),
+            Layout::Small if bytes <= COMPACT_LIMIT => self.dcpl_compact.id(),
+            Layout::Small => self.dcpl_contiguous.id(),
+        }
+    }
+}
+
+/// A dataspace that is either the kit's shared one or made for one call.
+enum SpaceRef {
+    Shared(hid_t),
+    Own(Owned),
+}
+
+impl SpaceRef {
+    fn id(&self) -> hid_t {
+        match self {
+            SpaceRef::Shared(id) => *id,
+            SpaceRef::Own(o) => o.id(),
+        }
+    }
+}
+
+impl<'f> Obj<'f> {
+    /// Creates the child group `name`.
+    pub(crate) fn group(&self, kit: &Kit, name: &str, kind: GroupKind) -> Result<Obj<'f>> {
+        let gcpl = match kind {
+            GroupKind::Small => kit.gcpl_small.id(),
+            GroupKind::Properties => kit.gcpl_props.id(),
+            GroupKind::Container => kit.gcpl_container.id(),
+        };
+        let c = cstr(name);
+        // SAFETY: open location, NUL-terminated name, valid property lists.
+        let id = unsafe { hdf5_sys::h5g::H5Gcreate2(self.id(), c.as_ptr(), kit.lcpl.id(), gcpl, H5P_DEFAULT) };
+        self.wrap(id, "create group", name)
+    }
+
+    /// Adds a hard link `name` in this group to `target`.
+    pub(crate) fn link(&self, kit: &Kit, target: &Obj<'_>, name: &str) -> Result<()> {
+        let c = cstr(name);
+        // SAFETY: open objects, "." names the target itself.
+        let ret = unsafe { H5Lcreate_hard(target.id(), c".".as_ptr(), self.id(), c.as_ptr(), kit.lcpl.id(), H5P_DEFAULT) };
+        self.file().check(ret, "link", || self.child_name(name)).map(drop)
+    }
+
+    /// Writes a scalar string attribute (fixed length, NULLPAD).
+    pub(crate) fn attr_str(&self, kit: &Kit, name: &CStr, value: &str, ascii: bool) -> Result<()> {
+        let t = kit.fixed_str(value.len(), ascii)?;
+        let mut buf = value.as_bytes().to_vec();
+        buf.resize(value.len().max(1), 0);
+        self.write_attr(name, t, kit.scalar.id(), buf.as_ptr().cast())
+    }
+
+    /// Writes a scalar `float64` attribute.
+    pub(crate) fn attr_f64(&self, kit: &Kit, name: &CStr, value: f64) -> Result<()> {
+        self.write_attr(name, *H5T_IEEE_F64LE, kit.scalar.id(), (&raw const value).cast())
+    }
+
+    /// Writes a one-dimensional `int32` attribute (the root `version`).
+    pub(crate) fn attr_i32s(&self, kit: &Kit, name: &CStr, values: &[i32]) -> Result<()> {
+        let space = kit.space(values.len())?;
+        self.write_attr(name, *H5T_STD_I32LE, space.id(), values.as_ptr().cast())
+    }
+
+    fn write_attr(&self, name: &CStr, t: hid_t, space: hid_t, buf: *const c_void) -> Result<()> {
+        let what = || format!("{}@{}", self.name(), name.to_string_lossy());
+        // SAFETY: open object, valid type and space; `buf` holds one element of `t` per
+        // element of `space`, as the callers above guarantee.
+        unsafe {
+            let a = self.file().check(H5Acreate2(self.id(), name.as_ptr(), t, space, H5P_DEFAULT, H5P_DEFAULT), "create attribute", what)?;
+            let written = H5Awrite(a, t, buf);
+            H5Aclose(a);
+            self.file().check(written, "write attribute", what).map(drop)
+        }
+    }
+
+    /// Creates and writes a dataset of variable-length UTF-8 strings (`len` may be 0).
+    pub(crate) fn strings(&self, kit: &Kit, name: &str, values: &[&str]) -> Result<Obj<'f>> {
+        let owned: Vec<_> = values.iter().map(|s| cstr(s)).collect();
+        let ptrs: Vec<*const c_char> = owned.iter().map(|c| c.as_ptr()).collect();
+        let ds = self.create_dataset(kit, name, kit.vlen_utf8.id(), values.len(), kit.dcpl(Layout::Small, 16 * values.len()))?;
+        if !values.is_empty() {
+            // SAFETY: one valid C-string pointer per element, alive until the call returns.
+            let ret = unsafe { H5Dwrite(ds.id(), kit.vlen_utf8.id(), H5S_ALL, H5S_ALL, kit.dxpl(), ptrs.as_ptr().cast()) };
+            self.file().check(ret, "write dataset", || self.child_name(name))?;
+        }
+        Ok(ds)
+    }
+
+    /// Creates and writes a numeric dataset.
+    pub(crate) fn numbers(&self, kit: &Kit, name: &str, values: Nums<'_>) -> Result<Obj<'f>> {
+        let t = values.num_type();
+        let ds = self.create_dataset(kit, name, kit.file_type(t), values.len(), kit.dcpl(Layout::Small, values.bytes()))?;
+        if values.len() > 0 {
+            ds.write(kit, values)?;
+        }
+        Ok(ds)
+    }
+
+    /// Creates a contiguous dataset of `n` elements, allocated now, for a later write.
+    pub(crate) fn allocate(&self, kit: &Kit, name: &str, t: NumType, n: usize) -> Result<Obj<'f>> {
+        self.create_dataset(kit, name, kit.file_type(t), n, kit.dcpl(Layout::Allocated, 0))
+    }
+
+    fn create_dataset(&self, kit: &Kit, name: &str, t: hid_t, n: usize, dcpl: hid_t) -> Result<Obj<'f>> {
+        let space = kit.space(n)?;
+        let c = cstr(name);
+        // SAFETY: open location, valid type, space and property lists.
+        let id = unsafe { H5Dcreate2(self.id(), c.as_ptr(), t, space.id(), kit.lcpl.id(), dcpl, H5P_DEFAULT) };
+        self.wrap(id, "create dataset", name)
+    }
+
+    /// Writes all elements of this dataset.
+    pub(crate) fn write(&self, kit: &Kit, values: Nums<'_>) -> Result<()> {
+        // SAFETY: this is a dataset of `values.len()` elements (the callers created it so);
+        // the memory type matches the buffer's element type.
+        let ret = unsafe { H5Dwrite(self.id(), kit.mem_type(values.num_type()), H5S_ALL, H5S_ALL, kit.dxpl(), values.ptr()) };
+        self.file().check(ret, "write dataset", || self.name()).map(drop)
+    }
+}

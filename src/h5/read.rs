@@ -1,0 +1,280 @@
+//! Read-side HDF5 calls: links in creation order, attributes and datasets of the types
+//! Neo writes. Every size read from a file is checked before memory is allocated for it.
+
+use std::ffi::{CStr, c_char, c_void};
+
+use hdf5_sys::h5::{H5_index_t, H5_iter_order_t, H5free_memory, hsize_t};
+use hdf5_sys::h5a::{H5Aclose, H5Aexists, H5Aget_space, H5Aget_type, H5Aopen, H5Aread};
+use hdf5_sys::h5d::{H5Dget_space, H5Dget_type, H5Dread, H5Dvlen_reclaim};
+use hdf5_sys::h5i::hid_t;
+use hdf5_sys::h5l::{H5L_info1_t, H5Lexists, H5Literate1};
+use hdf5_sys::h5p::H5P_DEFAULT;
+use hdf5_sys::h5s::{H5S_ALL, H5Sget_simple_extent_npoints};
+use hdf5_sys::h5t::{
+    H5T_C_S1, H5T_NATIVE_DOUBLE, H5T_NATIVE_INT8, H5T_NATIVE_INT64, H5T_VARIABLE, H5T_class_t, H5T_str_t, H5Tcopy,
+    H5Tget_class, H5Tget_size, H5Tget_strpad, H5Tis_variable_str, H5Tset_size,
+};
+
+use super::{Obj, Owned, cstr};
+use crate::error::{Error, Result};
+
+/// A dataset's values, as Neo reads them.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Data {
+    Strings(Vec<String>),
+    F64(Vec<f64>),
+    I64(Vec<i64>),
+    /// Neo's `{FALSE, TRUE}` enum.
+    Bool(Vec<bool>),
+}
+
+/// An attribute's value.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Attr {
+    Str(String),
+    F64(f64),
+    Ints(Vec<i64>),
+}
+
+/// What a dataset holds, from its type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    VlenStr,
+    FixedStr(usize),
+    Float,
+    Int,
+    Bool,
+}
+
+/// The largest number of bytes one read may allocate: a hostile file can claim any size.
+const MAX_READ: u64 = 1 << 34;
+
+extern "C" fn collect_link(_group: hid_t, name: *const c_char, _info: *const H5L_info1_t, data: *mut c_void) -> i32 {
+    // SAFETY: HDF5 passes a NUL-terminated name and our `Vec<String>` as `data`.
+    unsafe {
+        let names = &mut *data.cast::<Vec<String>>();
+        names.push(CStr::from_ptr(name).to_string_lossy().into_owned());
+    }
+    0
+}
+
+impl Obj<'_> {
+    /// The names of this group's links, in creation order (name order when the group does
+    /// not track creation order).
+    pub(crate) fn links(&self) -> Result<Vec<String>> {
+        for index in [H5_index_t::H5_INDEX_CRT_ORDER, H5_index_t::H5_INDEX_NAME] {
+            let mut names: Vec<String> = Vec::new();
+            let mut idx: hsize_t = 0;
+            // SAFETY: open group; the callback only pushes into `names`.
+            let ret = unsafe {
+                H5Literate1(self.id(), index, H5_iter_order_t::H5_ITER_INC, &raw mut idx, Some(collect_link), (&raw mut names).cast())
+            };
+            if ret >= 0 {
+                return Ok(names);
+            }
+        }
+        self.file().check(-1i32, "list links of", || self.name()).map(|_| Vec::new())
+    }
+
+    /// Whether this group has a link `name`.
+    pub(crate) fn has(&self, name: &str) -> bool {
+        let c = cstr(name);
+        // SAFETY: open location and NUL-terminated name.
+        unsafe { H5Lexists(self.id(), c.as_ptr(), H5P_DEFAULT) > 0 }
+    }
+
+    /// The attribute `name`, if present and of a type Neo writes.
+    pub(crate) fn attr(&self, name: &CStr) -> Result<Option<Attr>> {
+        let what = || format!("{}@{}", self.name(), name.to_string_lossy());
+        // SAFETY: open object; every id made here is wrapped or closed; sizes are checked
+        // before buffers are allocated and passed.
+        unsafe {
+            if H5Aexists(self.id(), name.as_ptr()) <= 0 {
+                return Ok(None);
+            }
+            let a = self.file().check(H5Aopen(self.id(), name.as_ptr(), H5P_DEFAULT), "open attribute", what)?;
+            let out = self.read_attr(a, &what);
+            H5Aclose(a);
+            out
+        }
+    }
+
+    /// The attribute `name` as a string, if it is one.
+    pub(crate) fn attr_string(&self, name: &CStr) -> Result<Option<String>> {
+        Ok(match self.attr(name)? {
+            Some(Attr::Str(s)) => Some(s),
+            _ => None,
+        })
+    }
+
+    unsafe fn read_attr(&self, a: hid_t, what: &dyn Fn() -> String) -> Result<Option<Attr>> {
+        // SAFETY: `a` is an open attribute (caller); ids are wrapped so they close.
+        unsafe {
+            let t = Owned::datatype(H5Aget_type(a))?;
+            let space = Owned::dataspace(H5Aget_space(a))?;
+            let n = self.count(H5Sget_simple_extent_npoints(space.id()), 8, what)?;
+            let read = |mem: hid_t, buf: *mut c_void| self.file().check(H5Aread(a, mem, buf), "read attribute", what);
+            match classify(t.id()) {
+                Some(Class::VlenStr) if n == 1 => {
+                    let mem = vlen_str()?;
+                    let mut p: *mut c_char = std::ptr::null_mut();
+                    read(mem.id(), (&raw mut p).cast())?;
+                    Ok(Some(Attr::Str(take_c_string(p))))
+                }
+                Some(Class::FixedStr(size)) if n == 1 => {
+                    let mut buf = vec![0u8; size];
+                    read(t.id(), buf.as_mut_ptr().cast())?;
+                    Ok(Some(Attr::Str(fixed_to_string(&buf, space_padded(t.id())))))
+                }
+                Some(Class::Float) if n == 1 => {
+                    let mut v = 0f64;
+                    read(*H5T_NATIVE_DOUBLE, (&raw mut v).cast())?;
+                    Ok(Some(Attr::F64(v)))
+                }
+                Some(Class::Int) => {
+                    let mut v = vec![0i64; n];
+                    read(*H5T_NATIVE_INT64, v.as_mut_ptr().cast())?;
+                    Ok(Some(Attr::Ints(v)))
+                }
+                _ => Ok(None),
+            }
+        }
+    }
+
+    /// The number of elements of this dataset.
+    pub(crate) fn len(&self) -> Result<usize> {
+        // SAFETY: open dataset; the space id is wrapped.
+        unsafe {
+            let space = Owned::dataspace(H5Dget_space(self.id()))?;
+            self.count(H5Sget_simple_extent_npoints(space.id()), 1, &|| self.name())
+        }
+    }
+
+    /// Checks an element count from the file against what one read may allocate.
+    fn count(&self, n: i64, elem: u64, what: &dyn Fn() -> String) -> Result<usize> {
+        let n = u64::try_from(n).map_err(|_| self.bad(what(), "has no valid size"))?;
+        if n.saturating_mul(elem) > MAX_READ {
+            return Err(self.bad(what(), &format!("claims {n} elements, more than one read may allocate")));
+        }
+        usize::try_from(n).map_err(|_| self.bad(what(), "is too large"))
+    }
+
+    fn bad(&self, what: String, problem: &str) -> Error {
+        Error::Format { path: self.file().path().into(), problem: format!("{what} {problem}") }
+    }
+
+    /// Reads this whole dataset through `dxpl` (pass the kit's small-buffer list).
+    pub(crate) fn read(&self, dxpl: hid_t) -> Result<Data> {
+        let what = || self.name();
+        // SAFETY: open dataset; buffers hold `n` elements of the memory type passed.
+        unsafe {
+            let t = Owned::datatype(H5Dget_type(self.id()))?;
+            let n = self.len()?;
+            let read = |mem: hid_t, buf: *mut c_void| {
+                self.file().check(H5Dread(self.id(), mem, H5S_ALL, H5S_ALL, dxpl, buf), "read dataset", what)
+            };
+            match classify(t.id()) {
+                Some(Class::Float) => {
+                    let mut v = vec![0f64; n];
+                    if n > 0 {
+                        read(*H5T_NATIVE_DOUBLE, v.as_mut_ptr().cast())?;
+                    }
+                    Ok(Data::F64(v))
+                }
+                Some(Class::Int) => {
+                    let mut v = vec![0i64; n];
+                    if n > 0 {
+                        read(*H5T_NATIVE_INT64, v.as_mut_ptr().cast())?;
+                    }
+                    Ok(Data::I64(v))
+                }
+                Some(Class::Bool) => {
+                    let mut v = vec![0i8; n];
+                    if n > 0 {
+                        read(*H5T_NATIVE_INT8, v.as_mut_ptr().cast())?;
+                    }
+                    Ok(Data::Bool(v.into_iter().map(|b| b != 0).collect()))
+                }
+                Some(Class::VlenStr) => {
+                    let mem = vlen_str()?;
+                    let mut ptrs: Vec<*mut c_char> = vec![std::ptr::null_mut(); n];
+                    if n > 0 {
+                        read(mem.id(), ptrs.as_mut_ptr().cast())?;
+                    }
+                    let out = ptrs.iter().map(|p| c_to_string(*p)).collect();
+                    if n > 0 {
+                        let space = Owned::dataspace(H5Dget_space(self.id()))?;
+                        H5Dvlen_reclaim(mem.id(), space.id(), dxpl, ptrs.as_mut_ptr().cast());
+                    }
+                    Ok(Data::Strings(out))
+                }
+                Some(Class::FixedStr(size)) => {
+                    let total = self.count(i64::try_from(n).unwrap_or(i64::MAX), size as u64, &what)?;
+                    let mut buf = vec![0u8; total * size];
+                    if n > 0 {
+                        read(t.id(), buf.as_mut_ptr().cast())?;
+                    }
+                    let pad = space_padded(t.id());
+                    Ok(Data::Strings(buf.chunks(size.max(1)).take(n).map(|c| fixed_to_string(c, pad)).collect()))
+                }
+                None => Err(self.bad(what(), "has a datatype Neo does not write")),
+            }
+        }
+    }
+}
+
+/// A variable-length C string memory type.
+fn vlen_str() -> Result<Owned> {
+    // SAFETY: copies a predefined type and makes it variable-length; checked.
+    unsafe {
+        let t = Owned::datatype(H5Tcopy(*H5T_C_S1))?;
+        super::setup(H5Tset_size(t.id(), H5T_VARIABLE), "make vlen string")?;
+        Ok(t)
+    }
+}
+
+fn classify(t: hid_t) -> Option<Class> {
+    // SAFETY: open datatype id.
+    unsafe {
+        match H5Tget_class(t) {
+            H5T_class_t::H5T_FLOAT => Some(Class::Float),
+            H5T_class_t::H5T_INTEGER => Some(Class::Int),
+            H5T_class_t::H5T_ENUM => Some(Class::Bool),
+            H5T_class_t::H5T_STRING if H5Tis_variable_str(t) > 0 => Some(Class::VlenStr),
+            H5T_class_t::H5T_STRING => Some(Class::FixedStr(H5Tget_size(t))),
+            _ => None,
+        }
+    }
+}
+
+fn space_padded(t: hid_t) -> bool {
+    // SAFETY: open string type.
+    unsafe { H5Tget_strpad(t) == H5T_str_t::H5T_STR_SPACEPAD }
+}
+
+fn fixed_to_string(bytes: &[u8], space_padded: bool) -> String {
+    let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
+    let s = String::from_utf8_lossy(&bytes[..end]);
+    if space_padded { s.trim_end_matches(' ').to_owned() } else { s.into_owned() }
+}
+
+/// Copies a C string HDF5 allocated (NULL reads as empty).
+fn c_to_string(p: *const c_char) -> String {
+    if p.is_null() {
+        return String::new();
+    }
+    // SAFETY: HDF5 hands back NUL-terminated strings.
+    unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+}
+
+/// Copies and frees a C string HDF5 allocated for an attribute read.
+fn take_c_string(p: *mut c_char) -> String {
+    let s = c_to_string(p);
+    if !p.is_null() {
+        // SAFETY: allocated by HDF5 for this read.
+        unsafe {
+            H5free_memory(p.cast());
+        }
+    }
+    s
+}

@@ -1,0 +1,58 @@
+//! # bsb-results
+//!
+//! MPI-parallel neural simulations record spikes and sampled signals on every rank and
+//! write them, collectively, into one NIX (`.nio`) HDF5 file that Python's Neo reads as a
+//! `Block`. A Rust translation of the results module of the Brain Scaffold Builder.
+//!
+//! The architecture, one module per concept:
+//!
+//! | module | what it holds |
+//! | --- | --- |
+//! | [`model`] | pure data: [`SpikeTrain`], [`AnalogSignal`], [`Segment`], [`Block`], typed [`Value`]s |
+//! | [`contract`] | the `bsb_*` annotation contract: devices, cell targets, the convenience constructors |
+//! | [`provenance`] | the provenance object (schema 1) and host facts |
+//! | [`recorder`] | the [`Recorder`] trait, closure recorders, and the [`FlushContext`] they fill |
+//! | [`result`] | [`SimulationResult`]: collective flush, marks and write |
+//! | `parallel` | agreement on errors across ranks, gathering descriptions, the pure layout planner |
+//! | `writer` | the collective write: rank 0 lays the file out, all ranks write their data |
+//! | [`nix`] | NIX names, the layout rank 0 writes, the MPI-IO data phase |
+//! | `h5` | the one unsafe module: raw HDF5 calls behind safe handles |
+//!
+//! ```no_run
+//! use bsb_results::{CellTarget, Device, FileMode, RunInfo, SimulationResult};
+//! # fn main() -> bsb_results::Result<()> {
+//! let universe = mpi::initialize().expect("MPI initializes once");
+//! let world = universe.world();
+//! let info = RunInfo { duration_ms: Some(100.0), ..RunInfo::default() };
+//! let mut result = SimulationResult::new(&world, "demo", serde_json::json!({}), info)?;
+//! result.create_recorder(Device::new("spikes", "spike_recorder"), Default::default(), |ctx| {
+//!     let cell = CellTarget::new("granule_cell", 0, "iaf_cond_alpha");
+//!     let train = ctx.spike_train(&cell, vec![1.5, 20.0], ctx.t_stop_ms()).build()?;
+//!     ctx.push_spiketrain(train);
+//!     Ok(())
+//! })?;
+//! result.flush()?;
+//! result.write("demo.nio", FileMode::Overwrite)?;
+//! drop(result); // close the crate's communicator before MPI finalizes with `universe`
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod contract;
+mod error;
+mod h5;
+pub mod model;
+pub mod nix;
+mod parallel;
+pub mod provenance;
+pub mod recorder;
+pub mod result;
+mod writer;
+
+pub use contract::{CellTarget, Device, Direction, RunIds};
+pub use error::{Error, ErrorKind, Result};
+pub use model::{AnalogSignal, Annotations, Block, Segment, SpikeTrain, Value};
+pub use provenance::{Provenance, RunInfo};
+pub use recorder::{FlushContext, Meta, Recorder, RecorderError};
+pub use result::{FlushReport, RecorderFailure, SimulationResult};
+pub use writer::{FileMode, Progress, WriteSummary};

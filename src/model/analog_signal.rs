@@ -1,0 +1,262 @@
+//! Analog signals: regularly sampled values on one or more channels.
+
+use serde::{Deserialize, Serialize};
+
+use super::annotations::{Annotations, Value, check_no_nul};
+use super::{MAX_ELEMENTS, describe, validate_units};
+use crate::error::{Error, Result};
+
+/// Samples of `n_channels` channels taken every `sampling_period`, a Neo `AnalogSignal`.
+///
+/// Logically an `n_samples × n_channels` matrix; stored channel by channel, because NIX
+/// (and so the file) keeps one dataset per channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnalogSignal {
+    pub(crate) name: Option<String>,
+    /// Channel-major: channel `c` is `data[c * n_samples..(c + 1) * n_samples]`.
+    pub(crate) data: Vec<f64>,
+    pub(crate) n_samples: usize,
+    pub(crate) n_channels: usize,
+    pub(crate) units: String,
+    pub(crate) sampling_period: f64,
+    pub(crate) time_units: String,
+    pub(crate) t_start: f64,
+    pub(crate) annotations: Annotations,
+    pub(crate) array_annotations: Annotations,
+}
+
+impl AnalogSignal {
+    /// Starts a one-channel signal.
+    pub fn builder(samples: Vec<f64>, units: impl Into<String>, sampling_period: f64) -> AnalogSignalBuilder {
+        let n_samples = samples.len();
+        Self::start(samples, n_samples, 1, units.into(), sampling_period, None)
+    }
+
+    /// Starts a signal from its channels, each a list of samples (all of one length).
+    pub fn from_channels(channels: Vec<Vec<f64>>, units: impl Into<String>, sampling_period: f64) -> AnalogSignalBuilder {
+        let n_samples = channels.first().map_or(0, Vec::len);
+        let ragged = channels.iter().position(|c| c.len() != n_samples);
+        let ragged = ragged.map(|c| format!("channel {c} has {} samples, channel 0 has {n_samples}", channels[c].len()));
+        let n_channels = channels.len();
+        Self::start(channels.concat(), n_samples, n_channels, units.into(), sampling_period, ragged)
+    }
+
+    /// Starts a signal from rows of samples (`n_samples × n_channels`, Neo's shape).
+    pub fn from_rows(rows: &[Vec<f64>], units: impl Into<String>, sampling_period: f64) -> AnalogSignalBuilder {
+        let n_channels = rows.first().map_or(1, Vec::len);
+        let ragged = rows.iter().position(|r| r.len() != n_channels);
+        let ragged = ragged.map(|r| format!("row {r} has {} channels, row 0 has {n_channels}", rows[r].len()));
+        let mut data = vec![0.0; if ragged.is_some() { 0 } else { rows.len() * n_channels }];
+        if ragged.is_none() {
+            for (s, row) in rows.iter().enumerate() {
+                for (c, v) in row.iter().enumerate() {
+                    data[c * rows.len() + s] = *v;
+                }
+            }
+        }
+        Self::start(data, rows.len(), n_channels, units.into(), sampling_period, ragged)
+    }
+
+    fn start(
+        data: Vec<f64>,
+        n_samples: usize,
+        n_channels: usize,
+        units: String,
+        sampling_period: f64,
+        ragged: Option<String>,
+    ) -> AnalogSignalBuilder {
+        AnalogSignalBuilder {
+            signal: AnalogSignal {
+                name: None,
+                data,
+                n_samples,
+                n_channels,
+                units,
+                sampling_period,
+                time_units: "ms".into(),
+                t_start: 0.0,
+                annotations: Annotations::new(),
+                array_annotations: Annotations::new(),
+            },
+            ragged,
+        }
+    }
+
+    /// The name: what quantity was recorded (`V_m`, `I_syn`).
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+    /// The number of samples per channel.
+    pub fn n_samples(&self) -> usize {
+        self.n_samples
+    }
+    /// The number of channels.
+    pub fn n_channels(&self) -> usize {
+        self.n_channels
+    }
+    /// The samples of channel `c`.
+    ///
+    /// # Panics
+    /// If `c >= n_channels`.
+    pub fn channel(&self, c: usize) -> &[f64] {
+        assert!(c < self.n_channels, "channel {c} of a {}-channel signal", self.n_channels);
+        &self.data[c * self.n_samples..(c + 1) * self.n_samples]
+    }
+    /// Sample `s` of channel `c`, as Neo indexes it (`signal[s, c]`).
+    pub fn get(&self, s: usize, c: usize) -> Option<f64> {
+        (s < self.n_samples && c < self.n_channels).then(|| self.data[c * self.n_samples + s])
+    }
+    /// The unit of the samples (`mV`).
+    pub fn units(&self) -> &str {
+        &self.units
+    }
+    /// The time between samples, in [`AnalogSignal::time_units`].
+    pub fn sampling_period(&self) -> f64 {
+        self.sampling_period
+    }
+    /// The unit of `sampling_period` and `t_start` (`ms`).
+    pub fn time_units(&self) -> &str {
+        &self.time_units
+    }
+    /// The time of the first sample.
+    pub fn t_start(&self) -> f64 {
+        self.t_start
+    }
+    /// The time just after the last sample: `t_start + n_samples * sampling_period`.
+    pub fn t_stop(&self) -> f64 {
+        #[allow(clippy::cast_precision_loss)]
+        let n = self.n_samples as f64;
+        self.t_start + n * self.sampling_period
+    }
+    /// The annotations.
+    pub fn annotations(&self) -> &Annotations {
+        &self.annotations
+    }
+    /// The array annotations: one entry per channel.
+    pub fn array_annotations(&self) -> &Annotations {
+        &self.array_annotations
+    }
+    /// A short description for messages: kind, name, device and cell.
+    pub fn describe(&self) -> String {
+        describe("analog signal", self.name.as_deref(), &self.annotations)
+    }
+
+    /// Checks every rule of a writable signal.
+    pub(crate) fn validate(&self) -> Result<()> {
+        let what = || self.describe();
+        if let Some(name) = &self.name {
+            check_no_nul(name).map_err(|p| Error::invalid(what(), p))?;
+        }
+        validate_units(&self.units, "units", &what)?;
+        validate_units(&self.time_units, "time units", &what)?;
+        if !(self.sampling_period.is_finite() && self.sampling_period > 0.0) {
+            return Err(Error::invalid(what(), format!("sampling period {} must be positive and finite", self.sampling_period)));
+        }
+        if !self.t_start.is_finite() {
+            return Err(Error::invalid(what(), format!("t_start {} must be finite", self.t_start)));
+        }
+        if self.n_channels == 0 {
+            return Err(Error::invalid(what(), "a signal needs at least one channel"));
+        }
+        if self.n_samples > MAX_ELEMENTS {
+            return Err(Error::invalid(what(), format!("{} samples is more than one dataset can hold ({MAX_ELEMENTS})", self.n_samples)));
+        }
+        if let Some(i) = self.data.iter().position(|v| !v.is_finite()) {
+            let (c, s) = (i / self.n_samples.max(1), i % self.n_samples.max(1));
+            return Err(Error::invalid(what(), format!("sample {s} of channel {c} is not finite ({})", self.data[i])));
+        }
+        self.annotations.validate(&what)?;
+        self.array_annotations.validate_arrays(self.n_channels, "channel", &what)
+    }
+}
+
+/// Builds a validated [`AnalogSignal`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct AnalogSignalBuilder {
+    signal: AnalogSignal,
+    ragged: Option<String>,
+}
+
+impl AnalogSignalBuilder {
+    /// Sets the name: the recorded quantity (`V_m`).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.signal.name = Some(name.into());
+        self
+    }
+    /// Sets the time of the first sample (default 0).
+    pub fn t_start(mut self, t_start: f64) -> Self {
+        self.signal.t_start = t_start;
+        self
+    }
+    /// Sets the unit of `sampling_period` and `t_start` (default `ms`).
+    pub fn time_units(mut self, units: impl Into<String>) -> Self {
+        self.signal.time_units = units.into();
+        self
+    }
+    /// Adds or replaces an annotation.
+    pub fn annotate(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.signal.annotations.insert(key, value);
+        self
+    }
+    /// Adds every annotation of `annotations`, in order.
+    pub fn annotate_all(mut self, annotations: &Annotations) -> Self {
+        for (k, v) in annotations.iter() {
+            self.signal.annotations.insert(k, v.clone());
+        }
+        self
+    }
+    /// Adds an array annotation: a list with one entry per channel.
+    pub fn array_annotate(mut self, key: impl Into<String>, values: impl Into<Value>) -> Self {
+        self.signal.array_annotations.insert(key, values);
+        self
+    }
+    /// Adds `bsb_<key>` = `value`, the contract's form for kind-specific fields.
+    pub fn field(self, key: &str, value: impl Into<Value>) -> Self {
+        self.annotate(format!("bsb_{key}"), value)
+    }
+    /// Validates and returns the signal.
+    ///
+    /// # Errors
+    /// [`Error::Validation`] naming the signal for ragged channels, a sample that is not
+    /// finite, a sampling period that is not positive, empty units, no channels, or a bad
+    /// annotation key.
+    pub fn build(self) -> Result<AnalogSignal> {
+        if let Some(problem) = self.ragged {
+            return Err(Error::invalid(self.signal.describe(), format!("ragged channels: {problem}")));
+        }
+        self.signal.validate()?;
+        Ok(self.signal)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_and_channels_agree() {
+        let a = AnalogSignal::from_rows(&[vec![1.0, 10.0], vec![2.0, 20.0], vec![3.0, 30.0]], "mV", 0.1).build().unwrap();
+        let b = AnalogSignal::from_channels(vec![vec![1.0, 2.0, 3.0], vec![10.0, 20.0, 30.0]], "mV", 0.1).build().unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.channel(1), [10.0, 20.0, 30.0]);
+        assert_eq!(a.get(2, 0), Some(3.0));
+        assert!((a.t_stop() - 0.3).abs() < 1e-12);
+    }
+
+    #[test]
+    fn each_rule_has_its_error() {
+        let err = |b: AnalogSignalBuilder| b.build().unwrap_err().to_string();
+        assert!(err(AnalogSignal::from_channels(vec![vec![1.0], vec![1.0, 2.0]], "mV", 0.1)).contains("ragged"));
+        assert!(err(AnalogSignal::from_rows(&[vec![1.0, 2.0], vec![1.0]], "mV", 0.1)).contains("ragged"));
+        assert!(err(AnalogSignal::builder(vec![1.0], "mV", 0.0)).contains("sampling period"));
+        assert!(err(AnalogSignal::builder(vec![1.0], "mV", -1.0)).contains("sampling period"));
+        assert!(err(AnalogSignal::builder(vec![1.0], "mV", f64::NAN)).contains("sampling period"));
+        let e = err(AnalogSignal::builder(vec![1.0, f64::NAN], "mV", 0.1).name("V_m"));
+        assert!(e.contains("sample 1 of channel 0") && e.contains("'V_m'"), "{e}");
+        assert!(err(AnalogSignal::builder(vec![1.0], "", 0.1)).contains("units"));
+        assert!(err(AnalogSignal::from_channels(vec![], "mV", 0.1)).contains("channel"));
+        assert!(err(AnalogSignal::builder(vec![1.0], "mV", 0.1).annotate("sampling_rate", 1i64)).contains("reserved"));
+        assert!(err(AnalogSignal::builder(vec![1.0], "mV", 0.1).t_start(f64::INFINITY)).contains("t_start"));
+    }
+}

@@ -1,0 +1,290 @@
+//! Rank 0's serial phase: creates the NIX structure of a write and allocates every
+//! dataset the ranks fill later.
+//!
+//! Follows the minimal layout of NIX_LAYOUT.md section 9, which Neo reads with every name,
+//! annotation, type and order intact: sections live directly under their entity as
+//! `metadata`, properties are compact datasets, and data arrays are contiguous.
+
+use uuid::Uuid;
+
+use super::names::{self, attr, group, marker, prop, types};
+use crate::error::Result;
+use crate::h5::{File, GroupKind, Kit, NumType, Nums, Obj};
+use crate::model::{Annotations, Segment, Value};
+use crate::parallel::describe::{ArrayDesc, Description, ObjectDesc, Payload, Role, Shape, payload_data};
+use crate::parallel::plan::{Placed, SegmentPlan};
+use crate::writer::Ticker;
+
+/// A hyphenated UUID4 (`entity_id`).
+fn entity_id() -> String {
+    Uuid::new_v4().hyphenated().to_string()
+}
+
+/// Writes `name`, `type` and `entity_id` (and `created_at` if given); returns the id.
+fn entity(obj: &Obj<'_>, kit: &Kit, name: &str, type_: Option<&str>, created_at: Option<&str>) -> Result<String> {
+    let id = entity_id();
+    obj.attr_str(kit, attr::NAME, name, false)?;
+    if let Some(t) = type_ {
+        obj.attr_str(kit, attr::TYPE, t, false)?;
+    }
+    obj.attr_str(kit, attr::ENTITY_ID, &id, false)?;
+    if let Some(t) = created_at {
+        obj.attr_str(kit, attr::CREATED_AT, t, true)?;
+    }
+    Ok(id)
+}
+
+/// Writes the root attributes and the `/data` and `/metadata` groups of a new file.
+pub(crate) fn init_file(file: &File, kit: &Kit, created_at: &str) -> Result<()> {
+    let root = file.root()?;
+    root.attr_str(kit, attr::FORMAT, names::FORMAT, true)?;
+    root.attr_i32s(kit, attr::VERSION, &names::VERSION)?;
+    root.attr_str(kit, attr::ID, &entity_id(), false)?;
+    root.attr_str(kit, attr::CREATED_AT, created_at, true)?;
+    root.attr_str(kit, attr::UPDATED_AT, created_at, true)?;
+    root.group(kit, group::DATA, GroupKind::Container)?;
+    let metadata = root.group(kit, group::METADATA, GroupKind::Container)?;
+    let neo = metadata.group(kit, group::NEO, GroupKind::Small)?;
+    entity(&neo, kit, group::NEO, Some(types::NEO_METADATA), None)?;
+    let props = neo.group(kit, group::PROPERTIES, GroupKind::Properties)?;
+    property(&props, kit, prop::VERSION, &Value::Str(names::NEO_VERSION.into()), false)
+}
+
+/// One annotation as a NIX property (NIX_LAYOUT.md section 7).
+pub(crate) fn property(props: &Obj<'_>, kit: &Kit, key: &str, value: &Value, array: bool) -> Result<()> {
+    let mut definition = None;
+    let mut unit = None;
+    let ds = match value {
+        Value::Str(s) if s.is_empty() => props.strings(kit, key, &[])?,
+        Value::Str(s) => props.strings(kit, key, &[s])?,
+        Value::DateTime(s) | Value::Date(s) | Value::Time(s) => {
+            definition = Some(match value {
+                Value::DateTime(_) => marker::DATETIME,
+                Value::Date(_) => marker::DATE,
+                _ => marker::TIME,
+            });
+            props.strings(kit, key, &[s])?
+        }
+        Value::Int(i) => props.numbers(kit, key, Nums::I64(&[*i]))?,
+        Value::Float(f) => props.numbers(kit, key, Nums::F64(&[*f]))?,
+        Value::Bool(b) => props.numbers(kit, key, Nums::Bool(&[i8::from(*b)]))?,
+        Value::Quantity { values, unit: u } => {
+            unit = Some(u.as_str());
+            props.numbers(kit, key, Nums::F64(values))?
+        }
+        v if v.is_empty() => {
+            definition = Some(marker::EMPTYLIST);
+            props.strings(kit, key, &[])?
+        }
+        Value::StrList(v) => props.strings(kit, key, &v.iter().map(String::as_str).collect::<Vec<_>>())?,
+        Value::IntList(v) => props.numbers(kit, key, Nums::I64(v))?,
+        Value::FloatList(v) => props.numbers(kit, key, Nums::F64(v))?,
+        Value::BoolList(v) => props.numbers(kit, key, Nums::Bool(&v.iter().map(|b| i8::from(*b)).collect::<Vec<_>>()))?,
+    };
+    property_attrs(&ds, kit, key, unit, definition, array)
+}
+
+fn property_attrs(ds: &Obj<'_>, kit: &Kit, key: &str, unit: Option<&str>, definition: Option<&str>, array: bool) -> Result<()> {
+    ds.attr_str(kit, attr::NAME, key, false)?;
+    ds.attr_str(kit, attr::ENTITY_ID, &entity_id(), false)?;
+    if let Some(u) = unit {
+        ds.attr_str(kit, attr::UNIT, u, false)?;
+    }
+    if let Some(d) = definition {
+        ds.attr_str(kit, attr::DEFINITION, d, false)?;
+    }
+    if array {
+        ds.attr_str(kit, attr::TYPE, marker::ARRAY_ANNOTATION, false)?;
+    }
+    Ok(())
+}
+
+/// A `metadata` section under `owner` named `name`; returns its `properties` group and the
+/// section itself. `neo_name` is written first, as Neo does.
+fn section<'f>(owner: &Obj<'f>, kit: &Kit, name: &str, type_: Option<&str>) -> Result<(Obj<'f>, Obj<'f>)> {
+    let sec = owner.group(kit, group::METADATA, GroupKind::Small)?;
+    entity(&sec, kit, name, type_, None)?;
+    let props = sec.group(kit, group::PROPERTIES, GroupKind::Properties)?;
+    Ok((sec, props))
+}
+
+fn annotations(props: &Obj<'_>, kit: &Kit, annotations: &Annotations) -> Result<()> {
+    annotations.iter().try_for_each(|(k, v)| property(props, kit, k, v, false))
+}
+
+/// The run-level facts of a new Block.
+pub(crate) struct BlockMeta<'a> {
+    /// The run's name (`neo_name`).
+    pub name: &'a str,
+    pub annotations: &'a Annotations,
+    /// NIX time of the run's start.
+    pub created_at: &'a str,
+}
+
+/// Where a write's datasets get their values: later from their ranks, or now from rank
+/// 0's own buffers (a job of one rank needs no data phase).
+#[derive(Clone, Copy)]
+pub(crate) enum Fill<'a> {
+    Later,
+    Now(&'a [Segment]),
+}
+
+/// The open containers of a Block.
+pub(crate) struct BlockHandles<'f> {
+    groups: Obj<'f>,
+    data_arrays: Obj<'f>,
+    multi_tags: Obj<'f>,
+}
+
+/// Creates Block `nix_name` under `/data`.
+pub(crate) fn create_block<'f>(file: &'f File, kit: &Kit, nix_name: &str, meta: &BlockMeta<'_>) -> Result<BlockHandles<'f>> {
+    let data = file.open_path(group::DATA, None)?;
+    let block = data.group(kit, nix_name, GroupKind::Small)?;
+    entity(&block, kit, nix_name, Some(types::BLOCK), Some(meta.created_at))?;
+    let (_, props) = section(&block, kit, nix_name, Some(types::BLOCK_METADATA))?;
+    property(&props, kit, prop::NEO_NAME, &Value::Str(meta.name.to_owned()), false)?;
+    annotations(&props, kit, meta.annotations)?;
+    Ok(BlockHandles {
+        groups: block.group(kit, group::GROUPS, GroupKind::Container)?,
+        data_arrays: block.group(kit, group::DATA_ARRAYS, GroupKind::Container)?,
+        multi_tags: block.group(kit, group::MULTI_TAGS, GroupKind::Container)?,
+    })
+}
+
+/// Everything the layout of one segment needs.
+pub(crate) struct SegmentJob<'a> {
+    /// Index among the segments being written.
+    pub index: usize,
+    /// Rank 0's copy of the segment (its annotations are everybody's).
+    pub segment: &'a Segment,
+    /// The NIX time of the flush.
+    pub created_at: &'a str,
+    pub plan: &'a SegmentPlan,
+    pub descs: &'a [Description],
+    pub fill: Fill<'a>,
+    pub ticker: &'a Ticker<'a>,
+}
+
+/// Writes one segment: its group and section, then every spike train and signal in plan
+/// order, allocating (or, with [`Fill::Now`], writing) their datasets.
+pub(crate) fn write_segment(block: &BlockHandles<'_>, kit: &Kit, job: &SegmentJob<'_>) -> Result<()> {
+    let seg_name = names::object_name("segment", Uuid::new_v4());
+    let g = block.groups.group(kit, &seg_name, GroupKind::Small)?;
+    entity(&g, kit, &seg_name, Some(types::SEGMENT), Some(job.created_at))?;
+    let (_, props) = section(&g, kit, &seg_name, Some(types::SEGMENT_METADATA))?;
+    property(&props, kit, prop::NEO_NAME, &Value::Str(job.segment.name.clone().unwrap_or_default()), false)?;
+    annotations(&props, kit, &job.segment.annotations)?;
+    drop(props);
+    if !job.plan.analogsignals.is_empty() {
+        let links = g.group(kit, group::DATA_ARRAYS, GroupKind::Container)?;
+        for p in &job.plan.analogsignals {
+            write_signal(block, kit, job, p, &links)?;
+            job.ticker.tick();
+        }
+    }
+    if !job.plan.spiketrains.is_empty() {
+        let links = g.group(kit, group::MULTI_TAGS, GroupKind::Container)?;
+        for p in &job.plan.spiketrains {
+            write_train(block, kit, job, p, &links)?;
+            job.ticker.tick();
+        }
+    }
+    Ok(())
+}
+
+fn desc<'a>(job: &SegmentJob<'a>, p: &Placed, spikes: bool) -> &'a ObjectDesc {
+    let seg = &job.descs[p.rank as usize].segments[job.index];
+    if spikes { &seg.spiketrains[p.local as usize] } else { &seg.analogsignals[p.local as usize] }
+}
+
+/// Which dataset of which placed object a data set is.
+struct Source<'p> {
+    spikes: bool,
+    placed: &'p Placed,
+    role: Role,
+}
+
+/// Creates a data dataset of `n` elements, and fills it now if it is rank 0's and the
+/// write fills now; otherwise its rank fills it in the data phase.
+fn data_set<'f>(parent: &Obj<'f>, kit: &Kit, job: &SegmentJob<'_>, name: &str, t: NumType, n: u64, src: &Source<'_>) -> Result<Obj<'f>> {
+    let n = usize::try_from(n).expect("validated sizes fit usize");
+    let ds = parent.allocate(kit, name, t, n)?;
+    if let (Fill::Now(segments), true, 0) = (job.fill, n > 0, src.placed.rank) {
+        let segment = u32::try_from(job.index).expect("segment count fits u32");
+        let payload = Payload { segment, spikes: src.spikes, local: src.placed.local, role: src.role, path: String::new() };
+        ds.write(kit, payload_data(segments, &payload)?.nums())?;
+    }
+    Ok(ds)
+}
+
+fn arrays(props: &Obj<'_>, kit: &Kit, job: &SegmentJob<'_>, d: &ObjectDesc, spikes: bool, placed: &Placed) -> Result<()> {
+    for (i, a) in d.arrays.iter().enumerate() {
+        match a {
+            ArrayDesc::Inline(key, value) => property(props, kit, key, value, true)?,
+            ArrayDesc::Payload(key, t, n) => {
+                let role = Role::Array(u32::try_from(i).expect("few arrays"));
+                let ds = data_set(props, kit, job, key, *t, *n, &Source { spikes, placed, role })?;
+                property_attrs(&ds, kit, key, None, None, true)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write_train(block: &BlockHandles<'_>, kit: &Kit, job: &SegmentJob<'_>, p: &Placed, links: &Obj<'_>) -> Result<()> {
+    let d = desc(job, p, true);
+    let Shape::Spikes { t_stop, n } = d.shape else { unreachable!("planned as a spike train") };
+    let times = names::times_array(&p.name);
+    let da = block.data_arrays.group(kit, &times, GroupKind::Small)?;
+    entity(&da, kit, &times, Some(types::SPIKETRAIN_TIMES), None)?;
+    da.attr_str(kit, attr::UNIT, &d.units, false)?;
+    data_set(&da, kit, job, group::VALUES, NumType::F64, n, &Source { spikes: true, placed: p, role: Role::Times })?;
+    let mt = block.multi_tags.group(kit, &p.name, GroupKind::Small)?;
+    let mt_id = entity(&mt, kit, &p.name, Some(types::SPIKETRAIN), None)?;
+    mt.link(kit, &da, group::POSITIONS)?;
+    let (_, props) = section(&mt, kit, &p.name, None)?;
+    property(&props, kit, prop::NEO_NAME, &Value::Str(d.name.clone().unwrap_or_default()), false)?;
+    let quantity = |v: f64| Value::Quantity { values: vec![v], unit: d.units.clone() };
+    property(&props, kit, prop::T_START, &quantity(d.t_start), false)?;
+    property(&props, kit, prop::T_STOP, &quantity(t_stop), false)?;
+    annotations(&props, kit, &d.annotations)?;
+    arrays(&props, kit, job, d, true, p)?;
+    links.link(kit, &mt, &mt_id)
+}
+
+fn write_signal(block: &BlockHandles<'_>, kit: &Kit, job: &SegmentJob<'_>, p: &Placed, links: &Obj<'_>) -> Result<()> {
+    let d = desc(job, p, false);
+    let Shape::Signal { n_samples, n_channels, sampling_period, ref time_units } = d.shape else {
+        unreachable!("planned as a signal")
+    };
+    let mut section_of_first: Option<Obj<'_>> = None;
+    for c in 0..n_channels as usize {
+        let array = names::channel_array(&p.name, c);
+        let da = block.data_arrays.group(kit, &array, GroupKind::Small)?;
+        let da_id = entity(&da, kit, &array, Some(types::ANALOGSIGNAL), None)?;
+        da.attr_str(kit, attr::UNIT, &d.units, false)?;
+        let role = Role::Channel(u32::try_from(c).expect("channel count fits u32"));
+        data_set(&da, kit, job, group::VALUES, NumType::F64, n_samples, &Source { spikes: false, placed: p, role })?;
+        let dims = da.group(kit, group::DIMENSIONS, GroupKind::Small)?;
+        let dim = dims.group(kit, group::FIRST_DIMENSION, GroupKind::Small)?;
+        dim.attr_str(kit, attr::DIMENSION_TYPE, types::SAMPLE_DIMENSION, false)?;
+        dim.attr_f64(kit, attr::SAMPLING_INTERVAL, sampling_period)?;
+        dim.attr_str(kit, attr::UNIT, time_units, false)?;
+        dim.attr_f64(kit, attr::OFFSET, d.t_start)?;
+        dim.attr_str(kit, attr::LABEL, types::TIME_LABEL, false)?;
+        match &section_of_first {
+            Some(sec) => da.link(kit, sec, group::METADATA)?,
+            None => {
+                let (sec, props) = section(&da, kit, &p.name, None)?;
+                let t_start = Value::Quantity { values: vec![d.t_start], unit: time_units.clone() };
+                property(&props, kit, prop::T_START, &t_start, false)?;
+                property(&props, kit, prop::NEO_NAME, &Value::Str(d.name.clone().unwrap_or_default()), false)?;
+                annotations(&props, kit, &d.annotations)?;
+                arrays(&props, kit, job, d, false, p)?;
+                section_of_first = Some(sec);
+            }
+        }
+        links.link(kit, &da, &da_id)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,72 @@
+//! What a NIX file already holds: the checks `rw` mode makes before it adds a run.
+
+use std::path::Path;
+
+use super::names::{self, attr, group, prop};
+use crate::error::{Error, Result};
+use crate::h5::{self, Attr, Data, File, Mode};
+
+/// Checks that `path` is a NIX file of a version this crate reads.
+pub(crate) fn check_nix(path: &Path) -> Result<()> {
+    h5::locked(|| {
+        let file = File::open(path, Mode::ReadOnly, None, None).map_err(|e| not_nix(path, &e.to_string()))?;
+        check_root(&file)
+    })
+}
+
+fn not_nix(path: &Path, problem: &str) -> Error {
+    Error::Format { path: path.into(), problem: problem.into() }
+}
+
+/// Checks the root attributes of an open file: `format` is `nix`, major version 1, minor
+/// version at most the one written here.
+pub(crate) fn check_root(file: &File) -> Result<()> {
+    let root = file.root()?;
+    match root.attr_string(attr::FORMAT)? {
+        Some(f) if f == names::FORMAT => {}
+        Some(f) => return Err(not_nix(file.path(), &format!("root attribute 'format' is {f:?}, not \"nix\""))),
+        None => return Err(not_nix(file.path(), "it has no root attribute 'format' (an HDF5 file, but not NIX)")),
+    }
+    let version = match root.attr(attr::VERSION)? {
+        Some(Attr::Ints(v)) if v.len() == 3 => v,
+        _ => return Err(not_nix(file.path(), "root attribute 'version' is missing or not three integers")),
+    };
+    if version[0] != i64::from(names::VERSION[0]) || version[1] > i64::from(names::VERSION[1]) {
+        return Err(not_nix(
+            file.path(),
+            &format!("NIX version {}.{}.{} is not supported (1.0 to 1.{})", version[0], version[1], version[2], names::VERSION[1]),
+        ));
+    }
+    for required in [group::DATA, group::METADATA] {
+        if !root.has(required) {
+            return Err(not_nix(file.path(), &format!("required group '/{required}' is missing")));
+        }
+    }
+    Ok(())
+}
+
+/// The run names (`neo_name`) of the Blocks in an open NIX file, in creation order.
+pub(crate) fn block_names(file: &File, dxpl: hdf5_sys::h5i::hid_t) -> Result<Vec<(String, Option<String>)>> {
+    let data = file.open_path(group::DATA, None)?;
+    let mut out = Vec::new();
+    for block in data.links()? {
+        let path = format!("{block}/{}/{}/{}", group::METADATA, group::PROPERTIES, prop::NEO_NAME);
+        let neo_name = if data.has(&block) && data.open(&block)?.has(group::METADATA) {
+            match data.open(&path).and_then(|d| d.read(dxpl)) {
+                Ok(Data::Strings(v)) => v.into_iter().next(),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        out.push((block, neo_name));
+    }
+    Ok(out)
+}
+
+/// How many Blocks of an open file are runs named `name`: the next run's `run_index`.
+pub(crate) fn count_named(file: &File, name: &str) -> Result<usize> {
+    let kit = h5::Kit::new()?;
+    check_root(file)?;
+    Ok(block_names(file, kit.dxpl())?.iter().filter(|(_, n)| n.as_deref() == Some(name)).count())
+}

@@ -1,0 +1,5 @@
+//! The MPI plan: agreement, gathering descriptions, and the pure layout planner.
+
+pub(crate) mod comm;
+pub(crate) mod describe;
+pub(crate) mod plan;
