@@ -261,7 +261,7 @@ mod tests {
         let sig = &p.segments[0].analogsignals[0].name;
         assert_eq!(p.payloads[0][2].path, format!("/data/neo.block.b/data_arrays/{sig}.2/data"));
         assert_eq!(p.payloads[0][2].role, Role::Channel(2));
-        let train_name = &p.segments[0].spiketrains[1].name;
+        let train_name = &p.segments[0].spiketrains.iter().find(|x| x.local == 1).unwrap().name;
         let paths: Vec<_> = p.payloads[1].iter().map(|x| x.path.clone()).collect();
         assert_eq!(
             paths,
