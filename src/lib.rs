@@ -56,3 +56,8 @@ pub use provenance::{Provenance, RunInfo};
 pub use recorder::{FlushContext, Meta, Recorder, RecorderError};
 pub use result::{FlushReport, RecorderFailure, SimulationResult};
 pub use writer::{FileMode, Progress, WriteSummary};
+
+/// The README's Rust examples compile as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

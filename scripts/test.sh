@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing (apt packages, the Python venv with Neo),
+# then runs the Rust tests, the collective tests under mpirun -n 1/2/4, and reads every
+# file written with Neo.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+scripts/setup.sh --python
+source scripts/mpi-env.sh
+py="$root/.venv/bin/python"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+# Runs a command with its output in a log; shows the log only when it fails.
+quietly() {
+  local log="$work/$1.log"
+  shift
+  if ! RUST_BACKTRACE=0 "$@" > "$log" 2>&1; then
+    cat "$log"
+    echo "FAILED: $*"
+    exit 1
+  fi
+}
+
+echo "== cargo test"
+quietly cargo-test cargo test --release
+grep -E "^test result" "$work/cargo-test.log"
+
+echo "== collective tests under mpirun"
+mpi_test="$(cargo test --release --test mpi --no-run --message-format=json 2>/dev/null \
+  | "$py" -c 'import json,sys; print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("executable") and m["target"]["name"] == "mpi"][-1])')"
+for n in 1 2 4; do
+  mkdir -p "$work/mpi$n"
+  quietly "mpi$n" timeout 300 "${MPIRUN[@]}" -n "$n" "$mpi_test" --keep "$work/mpi$n"
+  tail -1 "$work/mpi$n.log"
+done
+"$py" tests/neo/check_shapes.py 1="$work/mpi1" 2="$work/mpi2" 4="$work/mpi4"
+
+echo "== simulate under mpirun, read back by Neo"
+bin="$root/target/release/bsb-results"
+args=(--cells 60 --voltage-cells 5 --checkpoints 3 --duration-ms 300 --resolution-ms 0.5 --quiet)
+"$bin" simulate "${args[@]}" --out "$work/sim-plain.nio" > /dev/null
+specs=(1="$work/sim-plain.nio")
+for n in 1 2 4; do
+  timeout 300 "${MPIRUN[@]}" -n "$n" "$bin" simulate "${args[@]}" --out "$work/sim$n.nio" > "$work/sim$n.json"
+  specs+=("$n=$work/sim$n.nio")
+done
+"$py" tests/neo/check_simulate.py --cells 60 --voltage-cells 5 --checkpoints 3 --duration-ms 300 --resolution-ms 0.5 "${specs[@]}"
+echo "all tests passed"
