@@ -55,7 +55,7 @@ pub use model::{AnalogSignal, Annotations, Block, Segment, SpikeTrain, Value};
 pub use provenance::{Provenance, RunInfo};
 pub use recorder::{FlushContext, Meta, Recorder, RecorderError};
 pub use result::{FlushReport, RecorderFailure, SimulationResult};
-pub use writer::{FileMode, Progress, WriteSummary};
+pub use writer::{FileMode, Progress, WriteOptions, WriteSummary};
 
 /// The README's Rust examples compile as doctests.
 #[cfg(doctest)]

@@ -12,7 +12,7 @@ use crate::model::{AnalogSignal, Annotations, Segment, SpikeTrain, Value, check_
 use crate::parallel::comm::{Comm, Step};
 use crate::provenance::{Host, Plugin, Provenance, RankHost, RunInfo, iso_now};
 use crate::recorder::{FlushContext, FnRecorder, Meta, Recorder, RecorderError};
-use crate::writer::{self, FileMode, Progress, Run, WriteSummary};
+use crate::writer::{self, FileMode, Run, WriteOptions, WriteSummary};
 
 /// One simulation run as seen from one rank.
 ///
@@ -343,16 +343,15 @@ impl SimulationResult {
     /// Any rank's validation, I/O or HDF5 error, as the same [`Error::OnRank`] on every
     /// rank. With `ow` the file under `path` is untouched unless the write succeeds.
     pub fn write(&mut self, path: impl AsRef<Path>, mode: FileMode) -> Result<WriteSummary> {
-        self.write_with_progress(path, mode, None)
+        self.write_with(path, mode, &WriteOptions::default())
     }
 
-    /// [`write`](SimulationResult::write), calling `progress(done, total)` on rank 0 while
-    /// the file is laid out.
+    /// [`write`](SimulationResult::write) with options (progress, property sharing).
     ///
     /// # Collective
     /// # Errors
     /// As [`SimulationResult::write`].
-    pub fn write_with_progress(&mut self, path: impl AsRef<Path>, mode: FileMode, progress: Option<Progress<'_>>) -> Result<WriteSummary> {
+    pub fn write_with(&mut self, path: impl AsRef<Path>, mode: FileMode, options: &WriteOptions<'_>) -> Result<WriteSummary> {
         let annotations = self.block_annotations();
         let created_at = self
             .provenance
@@ -366,7 +365,7 @@ impl SimulationResult {
             created_at: &created_at,
             devices: self.recorders.iter().map(|r| r.device().name().to_owned()).collect(),
         };
-        writer::write(&mut self.comm, path.as_ref(), mode, &run, &self.segments, progress)
+        writer::write(&mut self.comm, path.as_ref(), mode, &run, &self.segments, options)
     }
 }
 

@@ -51,6 +51,23 @@ impl FromStr for FileMode {
 /// Called on rank 0 while the layout is written: `(objects done, objects in total)`.
 pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
 
+/// How to write.
+#[derive(Clone, Copy)]
+pub struct WriteOptions<'a> {
+    /// Called on rank 0 while the file is laid out.
+    pub progress: Option<Progress<'a>>,
+    /// Store each repeated property (and identical time axes) once and hard-link it into
+    /// every object that carries it. Neo reads the file the same; it is smaller and much
+    /// faster to write. Turn off for a file with a copy per object, as Neo writes it.
+    pub share_properties: bool,
+}
+
+impl Default for WriteOptions<'_> {
+    fn default() -> Self {
+        WriteOptions { progress: None, share_properties: true }
+    }
+}
+
 /// Counts laid-out objects and reports about every 1% of them.
 pub(crate) struct Ticker<'a> {
     done: std::cell::Cell<u64>,
@@ -122,7 +139,7 @@ pub(crate) fn write(
     mode: FileMode,
     run: &Run<'_>,
     segments: &[Segment],
-    progress: Option<Progress<'_>>,
+    options: &WriteOptions<'_>,
 ) -> Result<WriteSummary> {
     let start = Instant::now();
     let preflight = if comm.is_root() { preflight(path, mode) } else { Ok(()) };
@@ -139,7 +156,7 @@ pub(crate) fn write(
 
     let layout_start = Instant::now();
     let laid = match gathered {
-        Some(descs) => lay_out(path, mode, run, &descs, segments, comm.size(), progress).map(Some),
+        Some(descs) => lay_out(path, mode, run, &descs, segments, comm.size(), options).map(Some),
         None => Ok(None),
     };
     let metadata_seconds = layout_start.elapsed().as_secs_f64();
@@ -275,7 +292,7 @@ fn lay_out(
     descs: &[Vec<u8>],
     segments: &[Segment],
     size: i32,
-    progress: Option<Progress<'_>>,
+    options: &WriteOptions<'_>,
 ) -> Result<Laid> {
     let descs = descs.iter().enumerate().map(|(r, d)| Description::decode(d, r)).collect::<Result<Vec<_>>>()?;
     if let Some((r, d)) = descs.iter().enumerate().find(|(_, d)| d.segments.len() != segments.len()) {
@@ -309,10 +326,11 @@ fn lay_out(
         let meta = BlockMeta { name: run.name, annotations: &annotations, created_at: run.created_at };
         let handles = layout::create_block(&file, &kit, &block, &meta)?;
         let fill = if size == 1 { Fill::Now(segments) } else { Fill::Later };
-        let ticker = Ticker::new(plan.objects() as u64, progress);
+        let ticker = Ticker::new(plan.objects() as u64, options.progress);
         for (index, (segment, seg_plan)) in segments.iter().zip(&plan.segments).enumerate() {
             let created_at = segment.rec_datetime.as_deref().unwrap_or(run.created_at);
-            let job = SegmentJob { index, segment, created_at, plan: seg_plan, descs: &descs, fill, ticker: &ticker };
+            let share = options.share_properties;
+            let job = SegmentJob { index, segment, created_at, plan: seg_plan, descs: &descs, fill, share, ticker: &ticker };
             layout::write_segment(&handles, &kit, &job)?;
         }
         ticker.finish();

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use bsb_results::{CellTarget, Device, FileMode, FlushContext, RecorderError, RunInfo, SimulationResult, WriteSummary};
+use bsb_results::{CellTarget, Device, FileMode, FlushContext, RecorderError, RunInfo, SimulationResult, WriteOptions, WriteSummary};
 use mpi::topology::Communicator;
 use serde_json::json;
 
@@ -53,6 +53,10 @@ pub(crate) struct Args {
     /// No progress output (the JSON summary is still printed).
     #[arg(long)]
     quiet: bool,
+    /// Write every property as its own dataset, as Neo does, instead of storing each
+    /// repeated property once and hard-linking it (Neo reads both the same).
+    #[arg(long)]
+    no_sharing: bool,
 }
 
 /// Runs `simulate` under MPI (a singleton when not launched by `mpirun`/`srun`).
@@ -112,7 +116,8 @@ fn run(args: &Args, world: &mpi::topology::SimpleCommunicator) -> bsb_results::R
     let simulate_seconds = start.elapsed().as_secs_f64();
     let reporter = Reporter::new("laying out", rank == 0 && !args.quiet);
     let progress = |done, total| reporter.update(done, total);
-    let summary = result.write_with_progress(&args.out, args.mode, Some(&progress))?;
+    let options = WriteOptions { progress: Some(&progress), share_properties: !args.no_sharing };
+    let summary = result.write_with(&args.out, args.mode, &options)?;
     Ok(summary_json(&summary, args, size, simulate_seconds, start.elapsed().as_secs_f64()))
 }
 

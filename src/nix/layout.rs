@@ -5,11 +5,16 @@
 //! annotation, type and order intact: sections live directly under their entity as
 //! `metadata`, properties are compact datasets, and data arrays are contiguous.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use rayon::prelude::*;
 use uuid::Uuid;
 
-use super::names::{self, attr, group, marker, prop, types};
+use super::names::{self, attr, group, prop, types};
+use super::property::{Sharer, object_props, property, property_attrs};
 use crate::error::Result;
-use crate::h5::{File, GroupKind, Kit, NumType, Nums, Obj};
+use crate::h5::{File, GroupKind, Kit, NumType, Obj};
 use crate::model::{Annotations, Segment, Value};
 use crate::parallel::describe::{ArrayDesc, Description, ObjectDesc, Payload, Role, Shape, payload_data};
 use crate::parallel::plan::{Placed, SegmentPlan};
@@ -47,56 +52,7 @@ pub(crate) fn init_file(file: &File, kit: &Kit, created_at: &str) -> Result<()> 
     let neo = metadata.group(kit, group::NEO, GroupKind::Small)?;
     entity(&neo, kit, group::NEO, Some(types::NEO_METADATA), None)?;
     let props = neo.group(kit, group::PROPERTIES, GroupKind::Properties)?;
-    property(&props, kit, prop::VERSION, &Value::Str(names::NEO_VERSION.into()), false)
-}
-
-/// One annotation as a NIX property (NIX_LAYOUT.md section 7).
-pub(crate) fn property(props: &Obj<'_>, kit: &Kit, key: &str, value: &Value, array: bool) -> Result<()> {
-    let mut definition = None;
-    let mut unit = None;
-    let ds = match value {
-        Value::Str(s) if s.is_empty() => props.strings(kit, key, &[])?,
-        Value::Str(s) => props.strings(kit, key, &[s])?,
-        Value::DateTime(s) | Value::Date(s) | Value::Time(s) => {
-            definition = Some(match value {
-                Value::DateTime(_) => marker::DATETIME,
-                Value::Date(_) => marker::DATE,
-                _ => marker::TIME,
-            });
-            props.strings(kit, key, &[s])?
-        }
-        Value::Int(i) => props.numbers(kit, key, Nums::I64(&[*i]))?,
-        Value::Float(f) => props.numbers(kit, key, Nums::F64(&[*f]))?,
-        Value::Bool(b) => props.numbers(kit, key, Nums::Bool(&[i8::from(*b)]))?,
-        Value::Quantity { values, unit: u } => {
-            unit = Some(u.as_str());
-            props.numbers(kit, key, Nums::F64(values))?
-        }
-        v if v.is_empty() => {
-            definition = Some(marker::EMPTYLIST);
-            props.strings(kit, key, &[])?
-        }
-        Value::StrList(v) => props.strings(kit, key, &v.iter().map(String::as_str).collect::<Vec<_>>())?,
-        Value::IntList(v) => props.numbers(kit, key, Nums::I64(v))?,
-        Value::FloatList(v) => props.numbers(kit, key, Nums::F64(v))?,
-        Value::BoolList(v) => props.numbers(kit, key, Nums::Bool(&v.iter().map(|b| i8::from(*b)).collect::<Vec<_>>()))?,
-    };
-    property_attrs(&ds, kit, key, unit, definition, array)
-}
-
-fn property_attrs(ds: &Obj<'_>, kit: &Kit, key: &str, unit: Option<&str>, definition: Option<&str>, array: bool) -> Result<()> {
-    ds.attr_str(kit, attr::NAME, key, false)?;
-    ds.attr_str(kit, attr::ENTITY_ID, &entity_id(), false)?;
-    if let Some(u) = unit {
-        ds.attr_str(kit, attr::UNIT, u, false)?;
-    }
-    if let Some(d) = definition {
-        ds.attr_str(kit, attr::DEFINITION, d, false)?;
-    }
-    if array {
-        ds.attr_str(kit, attr::TYPE, marker::ARRAY_ANNOTATION, false)?;
-    }
-    Ok(())
+    property(&props, kit, prop::VERSION, &Value::Str(names::NEO_VERSION.into()), false).map(drop)
 }
 
 /// A `metadata` section under `owner` named `name`; returns its `properties` group and the
@@ -109,7 +65,7 @@ fn section<'f>(owner: &Obj<'f>, kit: &Kit, name: &str, type_: Option<&str>) -> R
 }
 
 fn annotations(props: &Obj<'_>, kit: &Kit, annotations: &Annotations) -> Result<()> {
-    annotations.iter().try_for_each(|(k, v)| property(props, kit, k, v, false))
+    annotations.iter().try_for_each(|(k, v)| property(props, kit, k, v, false).map(drop))
 }
 
 /// The run-level facts of a new Block.
@@ -162,7 +118,16 @@ pub(crate) struct SegmentJob<'a> {
     pub plan: &'a SegmentPlan,
     pub descs: &'a [Description],
     pub fill: Fill<'a>,
+    /// Share repeated properties and dimensions by hard links.
+    pub share: bool,
     pub ticker: &'a Ticker<'a>,
+}
+
+/// What one segment's objects share: repeated properties and identical time axes.
+struct Shared<'f> {
+    props: Sharer<'f>,
+    /// `dimensions` groups by (sampling interval, offset, unit), when sharing.
+    dims: RefCell<HashMap<(u64, u64, String), Obj<'f>>>,
 }
 
 /// Writes one segment: its group and section, then every spike train and signal in plan
@@ -175,25 +140,29 @@ pub(crate) fn write_segment(block: &BlockHandles<'_>, kit: &Kit, job: &SegmentJo
     property(&props, kit, prop::NEO_NAME, &Value::Str(job.segment.name.clone().unwrap_or_default()), false)?;
     annotations(&props, kit, &job.segment.annotations)?;
     drop(props);
+    let (descs, index) = (job.descs, job.index);
+    let objects = job.plan.analogsignals.par_iter().map(|p| object(descs, index, p, false));
+    let objects = objects.chain(job.plan.spiketrains.par_iter().map(|p| object(descs, index, p, true)));
+    let shared = Shared { props: Sharer::new(objects, job.share), dims: RefCell::new(HashMap::new()) };
     if !job.plan.analogsignals.is_empty() {
         let links = g.group(kit, group::DATA_ARRAYS, GroupKind::Container)?;
         for p in &job.plan.analogsignals {
-            write_signal(block, kit, job, p, &links)?;
+            write_signal(block, kit, job, &shared, p, &links)?;
             job.ticker.tick();
         }
     }
     if !job.plan.spiketrains.is_empty() {
         let links = g.group(kit, group::MULTI_TAGS, GroupKind::Container)?;
         for p in &job.plan.spiketrains {
-            write_train(block, kit, job, p, &links)?;
+            write_train(block, kit, job, &shared, p, &links)?;
             job.ticker.tick();
         }
     }
     Ok(())
 }
 
-fn desc<'a>(job: &SegmentJob<'a>, p: &Placed, spikes: bool) -> &'a ObjectDesc {
-    let seg = &job.descs[p.rank as usize].segments[job.index];
+fn object<'a>(descs: &'a [Description], segment: usize, p: &Placed, spikes: bool) -> &'a ObjectDesc {
+    let seg = &descs[p.rank as usize].segments[segment];
     if spikes { &seg.spiketrains[p.local as usize] } else { &seg.analogsignals[p.local as usize] }
 }
 
@@ -217,23 +186,25 @@ fn data_set<'f>(parent: &Obj<'f>, kit: &Kit, job: &SegmentJob<'_>, name: &str, t
     Ok(ds)
 }
 
-fn arrays(props: &Obj<'_>, kit: &Kit, job: &SegmentJob<'_>, d: &ObjectDesc, spikes: bool, placed: &Placed) -> Result<()> {
+/// Writes an object's properties: shared where repeated, then the numeric array
+/// annotations its rank fills.
+fn properties<'f>(props: &Obj<'f>, kit: &Kit, job: &SegmentJob<'_>, shared: &Shared<'f>, d: &ObjectDesc, src: (bool, &Placed)) -> Result<()> {
+    for p in object_props(d) {
+        shared.props.put(props, kit, &p)?;
+    }
     for (i, a) in d.arrays.iter().enumerate() {
-        match a {
-            ArrayDesc::Inline(key, value) => property(props, kit, key, value, true)?,
-            ArrayDesc::Payload(key, t, n) => {
-                let role = Role::Array(u32::try_from(i).expect("few arrays"));
-                let ds = data_set(props, kit, job, key, *t, *n, &Source { spikes, placed, role })?;
-                property_attrs(&ds, kit, key, None, None, true)?;
-            }
+        if let ArrayDesc::Payload(key, t, n) = a {
+            let role = Role::Array(u32::try_from(i).expect("few arrays"));
+            let ds = data_set(props, kit, job, key, *t, *n, &Source { spikes: src.0, placed: src.1, role })?;
+            property_attrs(&ds, kit, key, None, None, true)?;
         }
     }
     Ok(())
 }
 
-fn write_train(block: &BlockHandles<'_>, kit: &Kit, job: &SegmentJob<'_>, p: &Placed, links: &Obj<'_>) -> Result<()> {
-    let d = desc(job, p, true);
-    let Shape::Spikes { t_stop, n } = d.shape else { unreachable!("planned as a spike train") };
+fn write_train<'f>(block: &BlockHandles<'f>, kit: &Kit, job: &SegmentJob<'_>, shared: &Shared<'f>, p: &Placed, links: &Obj<'_>) -> Result<()> {
+    let d = object(job.descs, job.index, p, true);
+    let Shape::Spikes { n, .. } = d.shape else { unreachable!("planned as a spike train") };
     let times = names::times_array(&p.name);
     let da = block.data_arrays.group(kit, &times, GroupKind::Small)?;
     entity(&da, kit, &times, Some(types::SPIKETRAIN_TIMES), None)?;
@@ -243,17 +214,12 @@ fn write_train(block: &BlockHandles<'_>, kit: &Kit, job: &SegmentJob<'_>, p: &Pl
     let mt_id = entity(&mt, kit, &p.name, Some(types::SPIKETRAIN), None)?;
     mt.link(kit, &da, group::POSITIONS)?;
     let (_, props) = section(&mt, kit, &p.name, None)?;
-    property(&props, kit, prop::NEO_NAME, &Value::Str(d.name.clone().unwrap_or_default()), false)?;
-    let quantity = |v: f64| Value::Quantity { values: vec![v], unit: d.units.clone() };
-    property(&props, kit, prop::T_START, &quantity(d.t_start), false)?;
-    property(&props, kit, prop::T_STOP, &quantity(t_stop), false)?;
-    annotations(&props, kit, &d.annotations)?;
-    arrays(&props, kit, job, d, true, p)?;
+    properties(&props, kit, job, shared, d, (true, p))?;
     links.link(kit, &mt, &mt_id)
 }
 
-fn write_signal(block: &BlockHandles<'_>, kit: &Kit, job: &SegmentJob<'_>, p: &Placed, links: &Obj<'_>) -> Result<()> {
-    let d = desc(job, p, false);
+fn write_signal<'f>(block: &BlockHandles<'f>, kit: &Kit, job: &SegmentJob<'_>, shared: &Shared<'f>, p: &Placed, links: &Obj<'_>) -> Result<()> {
+    let d = object(job.descs, job.index, p, false);
     let Shape::Signal { n_samples, n_channels, sampling_period, ref time_units } = d.shape else {
         unreachable!("planned as a signal")
     };
@@ -265,26 +231,36 @@ fn write_signal(block: &BlockHandles<'_>, kit: &Kit, job: &SegmentJob<'_>, p: &P
         da.attr_str(kit, attr::UNIT, &d.units, false)?;
         let role = Role::Channel(u32::try_from(c).expect("channel count fits u32"));
         data_set(&da, kit, job, group::VALUES, NumType::F64, n_samples, &Source { spikes: false, placed: p, role })?;
-        let dims = da.group(kit, group::DIMENSIONS, GroupKind::Small)?;
-        let dim = dims.group(kit, group::FIRST_DIMENSION, GroupKind::Small)?;
-        dim.attr_str(kit, attr::DIMENSION_TYPE, types::SAMPLE_DIMENSION, false)?;
-        dim.attr_f64(kit, attr::SAMPLING_INTERVAL, sampling_period)?;
-        dim.attr_str(kit, attr::UNIT, time_units, false)?;
-        dim.attr_f64(kit, attr::OFFSET, d.t_start)?;
-        dim.attr_str(kit, attr::LABEL, types::TIME_LABEL, false)?;
+        time_axis(&da, kit, job.share, shared, sampling_period, d.t_start, time_units)?;
         match &section_of_first {
             Some(sec) => da.link(kit, sec, group::METADATA)?,
             None => {
                 let (sec, props) = section(&da, kit, &p.name, None)?;
-                let t_start = Value::Quantity { values: vec![d.t_start], unit: time_units.clone() };
-                property(&props, kit, prop::T_START, &t_start, false)?;
-                property(&props, kit, prop::NEO_NAME, &Value::Str(d.name.clone().unwrap_or_default()), false)?;
-                annotations(&props, kit, &d.annotations)?;
-                arrays(&props, kit, job, d, false, p)?;
+                properties(&props, kit, job, shared, d, (false, p))?;
                 section_of_first = Some(sec);
             }
         }
         links.link(kit, &da, &da_id)?;
+    }
+    Ok(())
+}
+
+/// The SampledDimension `dimensions/1` of a channel; with sharing, channels with the same
+/// time axis link one group.
+fn time_axis<'f>(da: &Obj<'f>, kit: &Kit, share: bool, shared: &Shared<'f>, interval: f64, offset: f64, unit: &str) -> Result<()> {
+    let key = (interval.to_bits(), offset.to_bits(), unit.to_owned());
+    if let Some(dims) = shared.dims.borrow().get(&key) {
+        return da.link(kit, dims, group::DIMENSIONS);
+    }
+    let dims = da.group(kit, group::DIMENSIONS, GroupKind::Small)?;
+    let dim = dims.group(kit, group::FIRST_DIMENSION, GroupKind::Small)?;
+    dim.attr_str(kit, attr::DIMENSION_TYPE, types::SAMPLE_DIMENSION, false)?;
+    dim.attr_f64(kit, attr::SAMPLING_INTERVAL, interval)?;
+    dim.attr_str(kit, attr::UNIT, unit, false)?;
+    dim.attr_f64(kit, attr::OFFSET, offset)?;
+    dim.attr_str(kit, attr::LABEL, types::TIME_LABEL, false)?;
+    if share {
+        shared.dims.borrow_mut().insert(key, dims);
     }
     Ok(())
 }

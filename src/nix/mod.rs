@@ -3,4 +3,5 @@
 pub(crate) mod fill;
 pub(crate) mod layout;
 pub mod names;
+pub(crate) mod property;
 pub(crate) mod runs;
