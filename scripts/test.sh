@@ -46,4 +46,12 @@ for n in 1 2 4; do
   specs+=("$n=$work/sim$n.nio")
 done
 "$py" tests/neo/check_simulate.py --cells 60 --voltage-cells 5 --checkpoints 3 --duration-ms 300 --resolution-ms 0.5 "${specs[@]}"
+
+echo "== simulate --multiplex, demultiplexed by BSB 8.0.2's reader"
+specs=()
+for n in 1 2 4; do
+  timeout 300 "${MPIRUN[@]}" -n "$n" "$bin" simulate "${args[@]}" --multiplex --out "$work/mux$n.nio" > /dev/null
+  specs+=("$n=$work/mux$n.nio")
+done
+"$py" tests/neo/check_multiplex.py "$work/sim1.nio" "${specs[@]}"
 echo "all tests passed"

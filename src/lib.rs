@@ -10,6 +10,7 @@
 //! | --- | --- |
 //! | [`model`] | pure data: [`SpikeTrain`], [`AnalogSignal`], [`Segment`], [`Block`], typed [`Value`]s |
 //! | [`contract`] | the `bsb_*` annotation contract: devices, cell targets, the convenience constructors |
+//! | [`multiplex`] | BSB 8's multiplexed recordings: one object, a roster of many targets |
 //! | [`provenance`] | the provenance object (schema 1) and host facts |
 //! | [`recorder`] | the [`Recorder`] trait, closure recorders, and the [`FlushContext`] they fill |
 //! | [`result`] | [`SimulationResult`]: collective flush, marks and write |
@@ -42,6 +43,7 @@ pub mod contract;
 mod error;
 mod h5;
 pub mod model;
+pub mod multiplex;
 pub mod nix;
 mod parallel;
 pub mod provenance;

@@ -1,5 +1,6 @@
 //! The command line: `simulate`, the main job.
 
+mod activity;
 mod progress;
 mod simulate;
 

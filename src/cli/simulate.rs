@@ -10,10 +10,18 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use bsb_results::{CellTarget, Device, FileMode, FlushContext, RecorderError, RunInfo, SimulationResult, WriteOptions, WriteSummary};
+use std::ops::Range;
+
+use bsb_results::contract::{self, keys};
+use bsb_results::model::AnalogSignal;
+use bsb_results::{
+    Annotations, CellTarget, Device, Direction, FileMode, FlushContext, Meta, RecorderError, RunInfo, SimulationResult, SpikeTrain,
+    Value, WriteOptions, WriteSummary, multiplex,
+};
 use mpi::topology::Communicator;
 use serde_json::json;
 
+use super::activity::{Rng, poisson, trace};
 use super::progress::Reporter;
 
 /// Run a synthetic network on every rank and write one .nio file.
@@ -57,6 +65,11 @@ pub(crate) struct Args {
     /// repeated property once and hard-linking it (Neo reads both the same).
     #[arg(long)]
     no_sharing: bool,
+    /// Multiplexed recordings (BSB 8): per rank and checkpoint, one spike train for all
+    /// cells (with a roster and per-spike target indices) and one multi-channel signal per
+    /// voltage device, instead of one object per cell.
+    #[arg(long)]
+    multiplex: bool,
 }
 
 /// Runs `simulate` under MPI (a singleton when not launched by `mpirun`/`srun`).
@@ -84,7 +97,7 @@ pub(crate) fn main(args: &Args) -> ExitCode {
 }
 
 /// The cells of `rank` out of `size`: a contiguous block of `0..cells`.
-fn local_cells(cells: u64, rank: u64, size: u64) -> std::ops::Range<u64> {
+fn local_cells(cells: u64, rank: u64, size: u64) -> Range<u64> {
     (cells * rank / size)..(cells * (rank + 1) / size)
 }
 
@@ -137,40 +150,25 @@ fn cell_target(id: u64) -> CellTarget {
     if id % 4 == 3 { CellTarget::new("golgi_cell", id_i, "golgi_iaf") } else { CellTarget::new("granule_cell", id_i, "granule_iaf") }
 }
 
-fn register(result: &mut SimulationResult, args: &Args, cells: std::ops::Range<u64>, rank: i32) -> bsb_results::Result<()> {
-    let (seed, rate, res) = (args.seed, args.rate_hz, args.resolution_ms);
+fn register(result: &mut SimulationResult, args: &Args, cells: Range<u64>, rank: i32) -> bsb_results::Result<()> {
+    let (seed, rate, res, multiplex) = (args.seed, args.rate_hz, args.resolution_ms, args.multiplex);
     let spike_cells = cells.clone();
-    result.create_recorder(Device::new("spikes", "spike_recorder"), Default::default(), move |ctx| {
-        for id in spike_cells.clone() {
-            let cell = cell_target(id);
-            let times = poisson(Rng::new(&[seed, id, ctx.checkpoint_index() as u64]), rate, res, ctx.t_start_ms(), ctx.t_stop_ms());
-            let name = format!("{}_{id}", cell.ps_name);
-            ctx.push_spiketrain(ctx.spike_train(&cell, times, ctx.t_stop_ms()).t_start(ctx.t_start_ms()).name(name).build()?);
-        }
-        Ok(())
+    result.create_recorder(Device::new("spikes", "spike_recorder"), Meta::new(), move |ctx| {
+        let trains: Vec<(CellTarget, Vec<f64>)> = spike_cells
+            .clone()
+            .map(|id| (cell_target(id), poisson(Rng::new(&[seed, id, ctx.checkpoint_index() as u64]), rate, res, ctx.t_start_ms(), ctx.t_stop_ms())))
+            .collect();
+        if multiplex { push_multiplexed_trains(ctx, trains) } else { push_trains(ctx, trains) }
     })?;
     let watched = cells.start.min(args.voltage_cells)..cells.end.min(args.voltage_cells);
-    let vm_cells = watched.clone();
-    let meta = bsb_results::Meta::from([("sampling_period_ms".to_owned(), json!(res))]);
-    result.create_recorder(Device::new("vm", "voltmeter"), meta, move |ctx| {
-        for id in vm_cells.clone() {
-            push_voltage(ctx, &cell_target(id), "V_m", Rng::new(&[seed, id, ctx.checkpoint_index() as u64, 1]), res, |b| b)?;
-        }
-        Ok(())
-    })?;
-    result.create_recorder(Device::new("dendrites", "compartment_recorder"), Default::default(), move |ctx| {
-        for id in watched.clone() {
-            let cell = cell_target(id).kind("compartment");
-            #[allow(clippy::cast_precision_loss)]
-            let arc = (id % 10) as f64 / 10.0 + 0.05;
-            let rng = Rng::new(&[seed, id, ctx.checkpoint_index() as u64, 2]);
-            push_voltage(ctx, &cell, "V_dend", rng, res, |b| b.field("section", "dend").field("arc", arc))?;
-        }
-        Ok(())
-    })?;
+    let meta = Meta::from([("sampling_period_ms".to_owned(), json!(res))]);
+    let voltmeter = Trace { name: "V_m", stream: 1, compartment: false, seed, res, multiplex };
+    result.create_recorder(Device::new("vm", "voltmeter"), meta, voltmeter.recorder(watched.clone()))?;
+    let dendrites = Trace { name: "V_dend", stream: 2, compartment: true, seed, res, multiplex };
+    result.create_recorder(Device::new("dendrites", "compartment_recorder"), Meta::new(), dendrites.recorder(watched))?;
     let targets = i64::try_from(cells.end - cells.start).unwrap_or(i64::MAX);
     let stimulus = Device::new("background", "poisson_generator").stimulating();
-    result.create_recorder(stimulus, Default::default(), move |ctx| {
+    result.create_recorder(stimulus, Meta::new(), move |ctx| {
         let stream = [seed, u64::MAX - u64::try_from(rank).unwrap_or(0), ctx.checkpoint_index() as u64];
         let times = poisson(Rng::new(&stream), 50.0, res, ctx.t_start_ms(), ctx.t_stop_ms());
         let train = ctx.stimulus_train(times, targets, ctx.t_stop_ms()).t_start(ctx.t_start_ms()).name(format!("background_rank{rank}"));
@@ -180,75 +178,112 @@ fn register(result: &mut SimulationResult, args: &Args, cells: std::ops::Range<u
     Ok(())
 }
 
-/// Appends a membrane-potential-like signal for one checkpoint.
-fn push_voltage(
-    ctx: &mut FlushContext<'_>,
-    cell: &CellTarget,
-    name: &str,
-    mut rng: Rng,
-    res: f64,
-    extra: impl FnOnce(bsb_results::model::AnalogSignalBuilder) -> bsb_results::model::AnalogSignalBuilder,
-) -> Result<(), RecorderError> {
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let n = ((ctx.t_stop_ms() - ctx.t_start_ms()) / res).round() as usize;
-    let mut v = -65.0;
-    let samples = (0..n)
-        .map(|_| {
-            v += 0.1 * (-65.0 - v) + 0.5 * (rng.uniform() - 0.5);
-            v
-        })
-        .collect();
-    let signal = ctx.analog_signal(cell, name, "mV", res, samples).t_start(ctx.t_start_ms());
-    ctx.push_analogsignal(extra(signal).build()?);
+/// One spike train per cell.
+fn push_trains(ctx: &mut FlushContext<'_>, trains: Vec<(CellTarget, Vec<f64>)>) -> Result<(), RecorderError> {
+    for (cell, times) in trains {
+        let name = format!("{}_{}", cell.ps_name, cell.cell_id);
+        ctx.push_spiketrain(ctx.spike_train(&cell, times, ctx.t_stop_ms()).t_start(ctx.t_start_ms()).name(name).build()?);
+    }
     Ok(())
 }
 
-/// Spike times of a Poisson process of `rate_hz` on the `res` grid in `(t_start, t_stop]`.
-fn poisson(mut rng: Rng, rate_hz: f64, res: f64, t_start: f64, t_stop: f64) -> Vec<f64> {
-    let mut times = Vec::new();
-    if rate_hz <= 0.0 {
-        return times;
+/// One spike train for all cells: spikes in time order, each with its cell's roster index.
+fn push_multiplexed_trains(ctx: &mut FlushContext<'_>, trains: Vec<(CellTarget, Vec<f64>)>) -> Result<(), RecorderError> {
+    if trains.is_empty() {
+        return Ok(());
     }
-    let mut t = t_start;
-    loop {
-        t += -(1.0 - rng.uniform()).ln() * 1000.0 / rate_hz;
-        let on_grid = (t / res).ceil() * res;
-        if on_grid > t_stop {
-            return times;
-        }
-        if times.last().is_none_or(|last| on_grid > *last) {
-            times.push(on_grid);
-        }
+    let targets: Vec<Annotations> = trains.iter().map(|(cell, _)| multiplex::cell_target(cell, Direction::Record)).collect();
+    let mut spikes: Vec<(f64, i64)> = Vec::new();
+    for (index, (_, times)) in (0i64..).zip(&trains) {
+        spikes.extend(times.iter().map(|t| (*t, index)));
     }
+    spikes.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (times, index): (Vec<f64>, Vec<i64>) = spikes.into_iter().unzip();
+    let train = SpikeTrain::builder(times, ctx.t_stop_ms())
+        .t_start(ctx.t_start_ms())
+        .name("spikes")
+        .annotate_all(&contract::baseline(ctx.device(), "cell", ctx.ids()))
+        .annotate_all(&multiplex::multiplex_targets(&targets)?)
+        .array_annotate(multiplex::TARGET_INDEX, index);
+    ctx.push_spiketrain(train.build()?);
+    Ok(())
 }
 
-/// SplitMix64: a small generator whose stream depends only on its seed words, so a
-/// cell's activity is the same whichever rank simulates it.
-struct Rng(u64);
+/// A recorder of membrane-like traces of a range of cells.
+#[derive(Clone, Copy)]
+struct Trace {
+    /// The recorded quantity (`V_m`).
+    name: &'static str,
+    /// Which generator stream of a cell it draws from.
+    stream: u64,
+    /// Compartment recordings carry `bsb_section` and `bsb_arc`.
+    compartment: bool,
+    seed: u64,
+    res: f64,
+    multiplex: bool,
+}
 
-impl Rng {
-    fn new(words: &[u64]) -> Rng {
-        let mut r = Rng(0x9E37_79B9_7F4A_7C15);
-        for w in words {
-            r.0 ^= w.wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            r.next();
+impl Trace {
+    fn recorder(self, cells: Range<u64>) -> impl FnMut(&mut FlushContext<'_>) -> Result<(), RecorderError> + Send + 'static {
+        move |ctx| {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let n = ((ctx.t_stop_ms() - ctx.t_start_ms()) / self.res).round() as usize;
+            let traces: Vec<(CellTarget, Annotations, Vec<f64>)> = cells
+                .clone()
+                .map(|id| {
+                    let (cell, fields) = self.target(id);
+                    (cell, fields, trace(Rng::new(&[self.seed, id, ctx.checkpoint_index() as u64, self.stream]), n))
+                })
+                .collect();
+            if self.multiplex { self.push_multiplexed(ctx, traces) } else { self.push_each(ctx, traces) }
         }
-        r
     }
 
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `[0, 1)`.
-    fn uniform(&mut self) -> f64 {
+    /// The cell and its kind-specific `bsb_*` fields.
+    fn target(self, id: u64) -> (CellTarget, Annotations) {
+        if !self.compartment {
+            return (cell_target(id), Annotations::new());
+        }
         #[allow(clippy::cast_precision_loss)]
-        let x = (self.next() >> 11) as f64;
-        x / (1u64 << 53) as f64
+        let arc = (id % 10) as f64 / 10.0 + 0.05;
+        (cell_target(id).kind("compartment"), Annotations::from_iter([("bsb_section", Value::from("dend")), ("bsb_arc", Value::Float(arc))]))
+    }
+
+    fn push_each(self, ctx: &mut FlushContext<'_>, traces: Vec<(CellTarget, Annotations, Vec<f64>)>) -> Result<(), RecorderError> {
+        for (cell, fields, samples) in traces {
+            let signal = ctx.analog_signal(&cell, self.name, "mV", self.res, samples).t_start(ctx.t_start_ms()).annotate_all(&fields);
+            ctx.push_analogsignal(signal.build()?);
+        }
+        Ok(())
+    }
+
+    /// One signal with a channel per cell and the roster as per-channel array annotations.
+    fn push_multiplexed(self, ctx: &mut FlushContext<'_>, traces: Vec<(CellTarget, Annotations, Vec<f64>)>) -> Result<(), RecorderError> {
+        if traces.is_empty() {
+            return Ok(());
+        }
+        let mut targets = Vec::with_capacity(traces.len());
+        let mut channels = Vec::with_capacity(traces.len());
+        for (cell, fields, samples) in traces {
+            let mut target = multiplex::cell_target(&cell, Direction::Record);
+            for (k, v) in fields.iter() {
+                target.insert(k, v.clone());
+            }
+            targets.push(target);
+            channels.push(samples);
+        }
+        let kind = targets[0].get_str(keys::RECORDING_KIND).unwrap_or("cell").to_owned();
+        let (base, arrays) = multiplex::multiplex_channels(&targets)?;
+        let mut signal = AnalogSignal::from_channels(channels, "mV", self.res)
+            .name(self.name)
+            .t_start(ctx.t_start_ms())
+            .annotate_all(&contract::baseline(ctx.device(), &kind, ctx.ids()))
+            .annotate_all(&base);
+        for (k, v) in arrays.iter() {
+            signal = signal.array_annotate(k, v.clone());
+        }
+        ctx.push_analogsignal(signal.build()?);
+        Ok(())
     }
 }
 
@@ -260,18 +295,7 @@ mod tests {
     fn cells_are_dealt_in_blocks_covering_all() {
         let all: Vec<u64> = (0..3).flat_map(|r| local_cells(10, r, 3)).collect();
         assert_eq!(all, (0..10).collect::<Vec<_>>());
-        assert!(local_cells(2, 3, 4).is_empty() || local_cells(2, 3, 4).end <= 2);
-    }
-
-    #[test]
-    fn poisson_is_deterministic_on_the_grid_and_in_range() {
-        let a = poisson(Rng::new(&[1, 2, 3]), 20.0, 0.1, 0.0, 1000.0);
-        let b = poisson(Rng::new(&[1, 2, 3]), 20.0, 0.1, 0.0, 1000.0);
-        assert_eq!(a, b);
-        assert!(a.len() > 5 && a.len() < 60, "{}", a.len());
-        assert!(a.iter().all(|t| *t > 0.0 && *t <= 1000.0));
-        assert!(a.iter().all(|t| ((t / 0.1).round() * 0.1 - t).abs() < 1e-9));
-        assert!(a.windows(2).all(|w| w[0] < w[1]));
-        assert_ne!(a, poisson(Rng::new(&[1, 2, 4]), 20.0, 0.1, 0.0, 1000.0));
+        assert!(local_cells(2, 0, 4).is_empty(), "with fewer cells than ranks, some ranks get none");
+        assert_eq!(local_cells(2, 3, 4), 1..2);
     }
 }
