@@ -17,7 +17,8 @@
 //! | `parallel` | agreement on errors across ranks, gathering descriptions, the pure layout planner |
 //! | `writer` | the collective write: rank 0 lays the file out, all ranks write their data |
 //! | [`nix`] | NIX names, the layout rank 0 writes, the MPI-IO data phase |
-//! | `h5` | the one unsafe module: raw HDF5 calls behind safe handles |
+//! | `h5` | the one unsafe module for HDF5: raw calls behind safe handles |
+//! | `os` | host and process facts (`uname`, `getrusage`) |
 //!
 //! ```no_run
 //! use bsb_results::{CellTarget, Device, FileMode, RunInfo, SimulationResult};
@@ -45,6 +46,7 @@ mod h5;
 pub mod model;
 pub mod multiplex;
 pub mod nix;
+mod os;
 mod parallel;
 pub mod provenance;
 pub mod recorder;

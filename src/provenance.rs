@@ -153,25 +153,12 @@ impl Host {
     /// This process's host facts; `hostname` is what MPI calls the processor.
     pub fn collect(hostname: String) -> Host {
         Host {
-            platform: platform(),
+            platform: crate::os::platform(),
             hostname,
             user: std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).ok(),
             cwd: std::env::current_dir().ok().map(|p| p.display().to_string()),
             bsb_results_version: VERSION.to_owned(),
         }
-    }
-}
-
-/// `sysname-release-machine` from `uname`.
-fn platform() -> String {
-    // SAFETY: uname fills a zeroed struct of fixed-size, NUL-terminated fields.
-    unsafe {
-        let mut u: libc::utsname = std::mem::zeroed();
-        if libc::uname(&raw mut u) != 0 {
-            return std::env::consts::OS.to_owned();
-        }
-        let field = |f: &[libc::c_char]| std::ffi::CStr::from_ptr(f.as_ptr()).to_string_lossy().into_owned();
-        format!("{}-{}-{}", field(&u.sysname), field(&u.release), field(&u.machine))
     }
 }
 
@@ -238,8 +225,4 @@ mod tests {
         assert!(chrono::DateTime::parse_from_rfc3339(&t).is_ok());
     }
 
-    #[test]
-    fn platform_names_the_os() {
-        assert!(platform().starts_with("Linux-"), "{}", platform());
-    }
 }

@@ -11,9 +11,10 @@
 //!
 //! Every step ends in an agreement, so an error on any rank is every rank's error.
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use uuid::Uuid;
@@ -112,10 +113,15 @@ pub struct WriteSummary {
     pub file_bytes: u64,
     /// Rank 0's time to lay out the file (all metadata).
     pub metadata_seconds: f64,
-    /// The slowest rank's time to write its data.
+    /// The slowest rank's time to write its data (a lone rank writes it while laying out;
+    /// that time is counted here, not in `metadata_seconds`).
     pub data_seconds: f64,
     /// Each rank's time to write its data.
     pub data_seconds_by_rank: Vec<f64>,
+    /// Each rank's buffered samples, spike times and array annotations, in bytes.
+    pub data_bytes_by_rank: Vec<u64>,
+    /// Each rank's peak resident memory so far, in bytes.
+    pub peak_memory_by_rank: Vec<u64>,
     /// The whole write, agreement included.
     pub seconds: f64,
 }
@@ -155,14 +161,15 @@ pub(crate) fn write(
     let gathered = comm.gather_bytes(&desc)?;
 
     let layout_start = Instant::now();
+    let data_time = Cell::new(Duration::ZERO);
     let laid = match gathered {
-        Some(descs) => lay_out(path, mode, run, &descs, segments, comm.size(), options).map(Some),
+        Some(descs) => lay_out(path, mode, run, &descs, segments, comm.size(), options, &data_time).map(Some),
         None => Ok(None),
     };
-    let metadata_seconds = layout_start.elapsed().as_secs_f64();
+    let metadata_seconds = (layout_start.elapsed() - data_time.get()).as_secs_f64();
     let laid = comm.agree(Step::Layout, laid)?;
 
-    let data_start = Instant::now();
+    let data_start = Instant::now() - data_time.get();
     let write_path = comm.broadcast_bytes(0, laid.as_ref().map_or(Vec::new(), |l| l.write_path.to_string_lossy().into_owned().into_bytes()));
     let write_path = PathBuf::from(String::from_utf8_lossy(&write_path).into_owned());
     if comm.size() > 1 {
@@ -182,16 +189,19 @@ pub(crate) fn write(
     };
     let file_bytes = comm.agree(Step::Commit, committed)?;
     let (objects, data_bytes) = summary_counts(segments);
-    let facts = comm.all_gather_u64s(&[data_seconds.to_bits(), objects, data_bytes]);
+    let facts = comm.all_gather_u64s(&[data_seconds.to_bits(), objects, data_bytes, crate::os::peak_memory()]);
     let from_root = comm.broadcast_bytes(0, postcard::to_stdvec(&(metadata_seconds, file_bytes)).expect("plain data"));
     let (metadata_seconds, file_bytes): (f64, u64) =
         postcard::from_bytes(&from_root).map_err(|e| Error::Collective(format!("summary from rank 0 unreadable: {e}")))?;
-    let data_seconds_by_rank: Vec<f64> = facts.chunks(3).map(|f| f64::from_bits(f[0])).collect();
+    let column = |i: usize| facts.chunks(4).map(move |f| f[i]);
+    let data_seconds_by_rank: Vec<f64> = column(0).map(f64::from_bits).collect();
     Ok(WriteSummary {
         path: path.to_owned(),
-        objects: usize::try_from(facts.chunks(3).map(|f| f[1]).sum::<u64>()).unwrap_or(usize::MAX),
+        objects: usize::try_from(column(1).sum::<u64>()).unwrap_or(usize::MAX),
         segments: segments.len(),
-        data_bytes: facts.chunks(3).map(|f| f[2]).sum(),
+        data_bytes: column(2).sum(),
+        data_bytes_by_rank: column(2).collect(),
+        peak_memory_by_rank: column(3).collect(),
         file_bytes,
         metadata_seconds,
         data_seconds: data_seconds_by_rank.iter().copied().fold(0.0, f64::max),
@@ -293,6 +303,7 @@ fn lay_out(
     segments: &[Segment],
     size: i32,
     options: &WriteOptions<'_>,
+    data_time: &Cell<Duration>,
 ) -> Result<Laid> {
     let descs = descs.iter().enumerate().map(|(r, d)| Description::decode(d, r)).collect::<Result<Vec<_>>>()?;
     if let Some((r, d)) = descs.iter().enumerate().find(|(_, d)| d.segments.len() != segments.len()) {
@@ -314,9 +325,9 @@ fn lay_out(
     h5::locked(|| -> Result<()> {
         let kit = Kit::new()?;
         let file = if append {
-            File::open(&write_path, Mode::ReadWrite, Some(&kit), None)?
+            File::open(&write_path, Mode::ReadWrite, Some(&kit), Some(kit.fapl()))?
         } else {
-            let f = File::open(&write_path, Mode::Create, Some(&kit), None)?;
+            let f = File::open(&write_path, Mode::Create, Some(&kit), Some(kit.fapl()))?;
             layout::init_file(&f, &kit, run.created_at)?;
             f
         };
@@ -330,7 +341,7 @@ fn lay_out(
         for (index, (segment, seg_plan)) in segments.iter().zip(&plan.segments).enumerate() {
             let created_at = segment.rec_datetime.as_deref().unwrap_or(run.created_at);
             let share = options.share_properties;
-            let job = SegmentJob { index, segment, created_at, plan: seg_plan, descs: &descs, fill, share, ticker: &ticker };
+            let job = SegmentJob { index, segment, created_at, plan: seg_plan, descs: &descs, fill, share, ticker: &ticker, data_time };
             layout::write_segment(&handles, &kit, &job)?;
         }
         ticker.finish();

@@ -6,12 +6,14 @@ use std::collections::HashMap;
 use std::ffi::{CStr, c_char, c_void};
 
 use hdf5_sys::h5a::{H5Aclose, H5Acreate2, H5Awrite};
+use hdf5_sys::h5ac::{H5AC__CURR_CACHE_CONFIG_VERSION, H5AC_cache_config_t};
 use hdf5_sys::h5d::{H5D_alloc_time_t, H5D_fill_time_t, H5D_layout_t, H5Dcreate2, H5Dwrite};
 use hdf5_sys::h5i::hid_t;
 use hdf5_sys::h5l::H5Lcreate_hard;
 use hdf5_sys::h5p::{
-    H5P_CLS_DATASET_CREATE, H5P_CLS_DATASET_XFER, H5P_CLS_FILE_CREATE, H5P_CLS_GROUP_CREATE, H5P_CLS_LINK_CREATE,
-    H5P_CRT_ORDER_TRACKED, H5P_DEFAULT, H5Pcreate, H5Pset_alloc_time, H5Pset_buffer, H5Pset_char_encoding,
+    H5P_CLS_DATASET_CREATE, H5P_CLS_DATASET_XFER, H5P_CLS_FILE_ACCESS, H5P_CLS_FILE_CREATE, H5P_CLS_GROUP_CREATE,
+    H5P_CLS_LINK_CREATE, H5P_CRT_ORDER_TRACKED, H5P_DEFAULT, H5Pcreate, H5Pget_mdc_config, H5Pset_alloc_time, H5Pset_buffer,
+    H5Pset_char_encoding, H5Pset_mdc_config,
     H5Pset_est_link_info, H5Pset_fill_time, H5Pset_layout, H5Pset_link_creation_order, H5Pset_link_phase_change,
     H5Pset_obj_track_times,
 };
@@ -22,7 +24,7 @@ use hdf5_sys::h5t::{
     H5Tset_strpad,
 };
 
-use super::{FALSE, Obj, Owned, cstr, hsize, setup};
+use super::{FALSE, Obj, Owned, TRUE, cstr, hsize, setup};
 use crate::error::Result;
 
 /// What a group will hold, which decides how its links are stored.
@@ -99,10 +101,16 @@ impl Nums<'_> {
 /// Datasets up to this many bytes live in the object header (compact layout).
 const COMPACT_LIMIT: usize = 16 * 1024;
 
+/// The metadata cache's maximum size while laying out. Writing thousands of small objects
+/// once, a small cache is faster (and leaner) than HDF5's adaptive default of up to 32 MiB:
+/// 10,000 spike trains took 1.30 s at 512 KiB, 1.46 s at 32 MiB, 1.62 s at 256 KiB.
+const METADATA_CACHE: usize = 512 * 1024;
+
 /// The reusable property lists, types and dataspaces of one writer.
 #[derive(Debug)]
 pub(crate) struct Kit {
     fcpl: Owned,
+    fapl: Owned,
     gcpl_small: Owned,
     gcpl_props: Owned,
     gcpl_container: Owned,
@@ -126,6 +134,15 @@ impl Kit {
         unsafe {
             let fcpl = Owned::plist(H5Pcreate(*H5P_CLS_FILE_CREATE))?;
             setup(H5Pset_link_creation_order(fcpl.id(), H5P_CRT_ORDER_TRACKED), "track link order")?;
+            let fapl = Owned::plist(H5Pcreate(*H5P_CLS_FILE_ACCESS))?;
+            let mut cache: H5AC_cache_config_t = std::mem::zeroed();
+            cache.version = H5AC__CURR_CACHE_CONFIG_VERSION;
+            setup(H5Pget_mdc_config(fapl.id(), &raw mut cache), "read cache settings")?;
+            cache.max_size = METADATA_CACHE;
+            cache.min_size = cache.min_size.min(METADATA_CACHE);
+            cache.initial_size = cache.initial_size.min(METADATA_CACHE);
+            cache.set_initial_size = TRUE;
+            setup(H5Pset_mdc_config(fapl.id(), &raw const cache), "set cache size")?;
             let group = |max_compact: u32, min_dense: u32, est_links: u32, est_name: u32| -> Result<Owned> {
                 let gcpl = Owned::plist(H5Pcreate(*H5P_CLS_GROUP_CREATE))?;
                 setup(H5Pset_link_creation_order(gcpl.id(), H5P_CRT_ORDER_TRACKED), "track link order")?;
@@ -165,6 +182,7 @@ impl Kit {
             let one = Owned::dataspace(H5Screate_simple(1, dims.as_ptr(), std::ptr::null()))?;
             Ok(Kit {
                 fcpl,
+                fapl,
                 gcpl_small,
                 gcpl_props,
                 gcpl_container,
@@ -184,6 +202,11 @@ impl Kit {
 
     pub(super) fn fcpl(&self) -> hid_t {
         self.fcpl.id()
+    }
+
+    /// The file-access list of the serial layout phase (sec2 driver, small metadata cache).
+    pub(crate) fn fapl(&self) -> hid_t {
+        self.fapl.id()
     }
 
     /// The transfer list with the small conversion buffer, for every read and write.

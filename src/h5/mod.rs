@@ -253,6 +253,8 @@ fn setup(ret: i32, op: &'static str) -> Result<()> {
     Ok(())
 }
 
+/// HDF5's `true`.
+const TRUE: hbool_t = 1;
 /// HDF5's `false`.
 const FALSE: hbool_t = 0;
 

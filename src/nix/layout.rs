@@ -5,8 +5,9 @@
 //! annotation, type and order intact: sections live directly under their entity as
 //! `metadata`, properties are compact datasets, and data arrays are contiguous.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 use uuid::Uuid;
@@ -121,6 +122,8 @@ pub(crate) struct SegmentJob<'a> {
     /// Share repeated properties and dimensions by hard links.
     pub share: bool,
     pub ticker: &'a Ticker<'a>,
+    /// Time spent writing samples now (with [`Fill::Now`]), to report apart from metadata.
+    pub data_time: &'a Cell<Duration>,
 }
 
 /// What one segment's objects share: repeated properties and identical time axes.
@@ -179,9 +182,11 @@ fn data_set<'f>(parent: &Obj<'f>, kit: &Kit, job: &SegmentJob<'_>, name: &str, t
     let n = usize::try_from(n).expect("validated sizes fit usize");
     let ds = parent.allocate(kit, name, t, n)?;
     if let (Fill::Now(segments), true, 0) = (job.fill, n > 0, src.placed.rank) {
+        let start = Instant::now();
         let segment = u32::try_from(job.index).expect("segment count fits u32");
         let payload = Payload { segment, spikes: src.spikes, local: src.placed.local, role: src.role, path: String::new() };
         ds.write(kit, payload_data(segments, &payload)?.nums())?;
+        job.data_time.set(job.data_time.get() + start.elapsed());
     }
     Ok(ds)
 }

@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+"""Side-by-side write benchmarks: bsb-results against Neo's NixIO on the same Blocks.
+
+Run through scripts/bench.sh (it installs, builds and picks the venv). Neo writes exactly
+the Block our file holds: the script reads our per-object file with Neo and times Neo's
+`write_block` of it in a fresh process. Prints the table, and writes it as JSON and SVG.
+
+usage: bench.py --bin target/release/bsb-results --out DIR [--quick] [--keep]
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def mpirun(n):
+    env_root = os.getuid() == 0
+    cmd = ["mpirun", "--oversubscribe", "-n", str(n)]
+    return cmd, ({"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"} if env_root else {})
+
+
+def simulate(binary, out, args, ranks=None):
+    """Runs `simulate`; returns its JSON summary plus the whole process's seconds."""
+    cmd = [binary, "simulate", "--quiet", "--out", out, *args]
+    env = dict(os.environ)
+    if ranks:
+        launcher, extra = mpirun(ranks)
+        cmd = launcher + cmd
+        env.update(extra)
+    start = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    summary["process_seconds"] = time.perf_counter() - start
+    return summary
+
+
+def neo_write(source, target):
+    """Neo reads `source` and writes the same Block to `target` (in a fresh process)."""
+    code = """
+import json, sys, time, warnings
+warnings.simplefilter("ignore")
+from neo.io import NixIO
+t = time.perf_counter()
+io = NixIO(sys.argv[1], mode="ro"); block = io.read_block(); io.close()
+read = time.perf_counter() - t
+def strip(o):
+    o.annotations.pop("nix_name", None)
+for o in [block, *block.segments, *[x for s in block.segments for x in (*s.spiketrains, *s.analogsignals)]]:
+    strip(o)
+t = time.perf_counter()
+io = NixIO(sys.argv[2], mode="ow"); io.write_block(block); io.close()
+print(json.dumps({"read_seconds": read, "write_seconds": time.perf_counter() - t}))
+"""
+    done = subprocess.run([sys.executable, "-c", code, source, target], capture_output=True, text=True, check=True)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["file_bytes"] = os.path.getsize(target)
+    return result
+
+
+def dd_speed(directory, megabytes):
+    """Sequential write speed of the disk under `directory` in bytes/s (dd, fdatasync)."""
+    path = os.path.join(directory, "dd.bin")
+    start = time.perf_counter()
+    subprocess.run(["dd", "if=/dev/zero", f"of={path}", "bs=1M", f"count={megabytes}", "conv=fdatasync"],
+                   capture_output=True, check=True)
+    seconds = time.perf_counter() - start
+    os.remove(path)
+    return megabytes * 2**20 / seconds
+
+
+def check_multiplex(reference, muxed):
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "tests/neo/check_multiplex.py"), reference, f"1={muxed}"],
+                          capture_output=True, text=True)
+    return done.returncode == 0, done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-300:]
+
+
+def machine():
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, {platform.platform()}"
+
+
+def row(rows, workload, measure, ours, theirs, ratio, target, met, note=""):
+    rows.append({"workload": workload, "measure": measure, "ours": ours, "reference": theirs,
+                 "ratio": ratio, "target": target, "met": met, "note": note})
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--bin", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--quick", action="store_true", help="2,000 trains and 200 signals instead of 10,000 and 1,000")
+    p.add_argument("--keep", action="store_true", help="keep the written files")
+    a = p.parse_args()
+    cells, signal_cells = (2000, 100) if a.quick else (10000, 500)
+    work = tempfile.mkdtemp(prefix="bsb-bench-", dir=os.environ.get("BENCH_DIR"))
+    rows, raw = [], {}
+    spikes = ["--cells", str(cells), "--voltage-cells", "0", "--duration-ms", "1000", "--rate-hz", "20"]
+    signals = ["--cells", str(signal_cells), "--voltage-cells", str(signal_cells), "--rate-hz", "0",
+               "--duration-ms", "1000", "--resolution-ms", "0.1"]
+    try:
+        # 1. spike trains, one object per cell
+        ours = raw["spikes"] = simulate(a.bin, f"{work}/spikes.nio", spikes)
+        raw["spikes_unshared"] = simulate(a.bin, f"{work}/spikes-unshared.nio", spikes + ["--no-sharing"])
+        neo = raw["spikes_neo"] = neo_write(f"{work}/spikes.nio", f"{work}/spikes-neo.nio")
+        label = f"{cells:,} spike trains × ~20 spikes, 9 annotations"
+        r = neo["write_seconds"] / ours["write_seconds"]
+        row(rows, label, "write time (s)", ours["write_seconds"], neo["write_seconds"], r, "≥ 35×", r >= 35,
+            f"whole process {ours['process_seconds']:.2f} s (MPI start, simulation); "
+            f"without property sharing {raw['spikes_unshared']['write_seconds']:.2f} s")
+        r = ours["file_bytes"] / neo["file_bytes"]
+        row(rows, label, "file size (MB)", ours["file_bytes"] / 1e6, neo["file_bytes"] / 1e6, r, "≤ 0.15", r <= 0.15,
+            f"without sharing {raw['spikes_unshared']['file_bytes'] / 1e6:.1f} MB")
+        row(rows, label, "Neo reads our file (s)", neo["read_seconds"], None, None, "reads", True,
+            "read_block of our file, every object")
+
+        # 2. analog signals, one object per channel
+        ours = raw["signals"] = simulate(a.bin, f"{work}/signals.nio", signals)
+        neo = raw["signals_neo"] = neo_write(f"{work}/signals.nio", f"{work}/signals-neo.nio")
+        label = f"{2 * signal_cells:,} signals × 10,000 samples ({ours['data_bytes'] / 1e6:.0f} MB)"
+        r = neo["write_seconds"] / ours["write_seconds"]
+        row(rows, label, "write time (s)", ours["write_seconds"], neo["write_seconds"], r, "≥ 10×", r >= 10,
+            f"plus {signal_cells} empty spike trains in both")
+        disk = raw["dd_bytes_per_second"] = dd_speed(work, max(64, int(ours["file_bytes"] / 2**20)))
+        ours_speed = ours["file_bytes"] / ours["write_seconds"]
+        r = ours_speed / disk
+        row(rows, label, "write speed (MB/s)", ours_speed / 1e6, disk / 1e6, r, "≥ 0.6 of dd", r >= 0.6,
+            "file bytes / write seconds, fsync included on both sides")
+
+        # 3. the same workloads, multiplexed
+        ours = raw["spikes_mux"] = simulate(a.bin, f"{work}/spikes-mux.nio", spikes + ["--multiplex"])
+        r = raw["spikes_neo"]["write_seconds"] / ours["write_seconds"]
+        label = f"{cells:,} spike trains, multiplexed"
+        row(rows, label, "write time (s)", ours["write_seconds"], raw["spikes_neo"]["write_seconds"], r, "≥ 1000×", r >= 1000,
+            f"vs Neo's per-object write; whole process {ours['process_seconds']:.2f} s")
+        ok, message = check_multiplex(f"{work}/spikes.nio", f"{work}/spikes-mux.nio")
+        row(rows, label, "BSB 8.0.2 demultiplexes", None, None, None, "every target", ok, message)
+        ours = raw["signals_mux"] = simulate(a.bin, f"{work}/signals-mux.nio", signals + ["--multiplex"])
+        r = raw["signals_neo"]["write_seconds"] / ours["write_seconds"]
+        row(rows, f"{2 * signal_cells:,} signals, multiplexed", "write time (s)", ours["write_seconds"],
+            raw["signals_neo"]["write_seconds"], r, "report", True, "two multi-channel signals per checkpoint")
+
+        # 4. scaling over ranks (oversubscribed on small machines)
+        baseline = {}
+        for n in (1, 2, 4):
+            baseline[n] = max(simulate(a.bin, f"{work}/tiny{n}.nio", ["--cells", "4", "--voltage-cells", "0"], ranks=n)["peak_memory_by_rank"])
+            s = raw[f"scaling_{n}"] = simulate(a.bin, f"{work}/scale{n}.nio", signals, ranks=n)
+            growth = max((m - baseline[n]) / max(b, 1) for m, b in zip(s["peak_memory_by_rank"], s["data_bytes_by_rank"]))
+            row(rows, f"simulate, signals workload, mpirun -n {n}", "data s per rank (max) / metadata s",
+                s["data_seconds"], s["metadata_seconds"], None, "data time falls", None,
+                f"per rank {', '.join(f'{x:.2f}' for x in s['data_seconds_by_rank'])} s")
+            row(rows, f"simulate, signals workload, mpirun -n {n}", "peak memory / buffered data", growth, None, None,
+                "≤ 1.5×", growth <= 1.5, f"peak RSS above an empty run's ({baseline[n] / 2**20:.0f} MiB)")
+        data = [raw[f"scaling_{n}"]["data_seconds"] for n in (1, 2, 4)]
+        falls = data[1] <= data[0] * 1.05 and data[2] <= data[1] * 1.05 if data[0] > 0 else None
+        for r in rows:
+            if r["target"] == "data time falls":
+                r["met"] = falls
+        if raw["scaling_1"]["data_seconds"] < 1e-3:
+            for r in rows:
+                if r["target"] == "data time falls":
+                    r["note"] += "; one rank writes its data while laying out (no data phase)"
+    finally:
+        if not a.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    report(rows, raw, a)
+
+
+def fmt(x):
+    if x is None:
+        return "–"
+    if isinstance(x, float):
+        return f"{x:.3g}" if abs(x) < 1000 else f"{x:,.0f}"
+    return str(x)
+
+
+def report(rows, raw, a):
+    os.makedirs(a.out, exist_ok=True)
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    meta = {"date": datetime.date.today().isoformat(), "commit": commit, "machine": machine(), "quick": a.quick}
+    with open(os.path.join(a.out, "latest.json"), "w") as f:
+        json.dump({"meta": meta, "rows": rows, "raw": raw}, f, indent=1)
+    lines = [f"Machine: {meta['machine']}; commit {commit}; {meta['date']}", "",
+             "| workload | measure | ours | Neo / reference | ratio | target | met | note |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        met = {True: "yes", False: "**no**", None: "–"}[r["met"]]
+        ratio = f"{r['ratio']:.3g}×" if isinstance(r["ratio"], float) else "–"
+        lines.append(f"| {r['workload']} | {r['measure']} | {fmt(r['ours'])} | {fmt(r['reference'])} | {ratio} | "
+                     f"{r['target'] or '–'} | {met} | {r['note']} |")
+    table = "\n".join(lines)
+    with open(os.path.join(a.out, "latest.md"), "w") as f:
+        f.write(table + "\n")
+    with open(os.path.join(a.out, "latest.svg"), "w") as f:
+        f.write(svg(rows))
+    print(table)
+
+
+def svg(rows):
+    """A log-scale bar chart of write seconds, ours against Neo's, per workload."""
+    import math
+    bars = [(r["workload"], r["ours"], r["reference"]) for r in rows if r["measure"] == "write time (s)"]
+    width, left, bar, gap = 900, 330, 14, 18
+    height = 60 + len(bars) * (2 * bar + gap)
+    lo, hi = -3, 3
+    x = lambda s: left + (math.log10(max(s, 10 ** lo)) - lo) / (hi - lo) * (width - left - 20)
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">',
+           '<rect width="100%" height="100%" fill="white"/>',
+           f'<text x="10" y="20" font-size="14">Write time, seconds (log scale): bsb-results vs Neo NixIO</text>']
+    for p in range(lo, hi + 1):
+        out.append(f'<line x1="{x(10**p):.1f}" y1="30" x2="{x(10**p):.1f}" y2="{height - 20}" stroke="#ddd"/>')
+        out.append(f'<text x="{x(10**p):.1f}" y="{height - 5}" text-anchor="middle">{10**p:g}</text>')
+    y = 40
+    for name, ours, neo in bars:
+        out.append(f'<text x="10" y="{y + bar + 4}">{name}</text>')
+        for value, colour, who in ((ours, "#2a7", "ours"), (neo, "#c55", "Neo")):
+            if value:
+                out.append(f'<rect x="{left}" y="{y}" width="{x(value) - left:.1f}" height="{bar}" fill="{colour}"/>')
+                out.append(f'<text x="{x(value) + 4:.1f}" y="{y + bar - 3}">{who} {value:.3g} s</text>')
+            y += bar
+        y += gap
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    main()

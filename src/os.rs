@@ -1,0 +1,40 @@
+//! Facts about this process and its host from the operating system.
+
+/// `sysname-release-machine` from `uname` (`Linux-6.1.0-28-amd64-x86_64`).
+pub(crate) fn platform() -> String {
+    // SAFETY: uname fills a zeroed struct of fixed-size, NUL-terminated fields.
+    unsafe {
+        let mut u: libc::utsname = std::mem::zeroed();
+        if libc::uname(&raw mut u) != 0 {
+            return std::env::consts::OS.to_owned();
+        }
+        let field = |f: &[libc::c_char]| std::ffi::CStr::from_ptr(f.as_ptr()).to_string_lossy().into_owned();
+        format!("{}-{}-{}", field(&u.sysname), field(&u.release), field(&u.machine))
+    }
+}
+
+/// This process's peak resident memory so far, in bytes (`getrusage`).
+pub(crate) fn peak_memory() -> u64 {
+    // SAFETY: getrusage fills the zeroed struct it is given.
+    let kib = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_SELF, &raw mut usage) != 0 {
+            return 0;
+        }
+        usage.ru_maxrss
+    };
+    u64::try_from(kib).unwrap_or(0) * 1024
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn platform_names_the_os() {
+        assert!(super::platform().starts_with("Linux-"), "{}", super::platform());
+    }
+
+    #[test]
+    fn peak_memory_is_measured() {
+        assert!(super::peak_memory() > 1 << 20);
+    }
+}
