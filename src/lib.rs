@@ -43,6 +43,8 @@
 pub mod contract;
 mod error;
 mod h5;
+#[doc(hidden)]
+pub mod internals;
 pub mod model;
 pub mod multiplex;
 pub mod nix;

@@ -135,6 +135,11 @@ impl<'f> Sharer<'f> {
         Sharer { counts, made: RefCell::new(HashMap::new()) }
     }
 
+    /// How many distinct properties repeat (and are shared).
+    pub(crate) fn repeated(&self) -> usize {
+        self.counts.as_ref().map_or(0, HashMap::len)
+    }
+
     /// Writes `p` into `props`: a link to an earlier equal property, or a new dataset.
     pub(crate) fn put(&self, props: &Obj<'f>, kit: &Kit, p: &Prop<'_>) -> Result<()> {
         let Some(counts) = &self.counts else {
