@@ -61,11 +61,14 @@ pub struct WriteOptions<'a> {
     /// every object that carries it. Neo reads the file the same; it is smaller and much
     /// faster to write. Turn off for a file with a copy per object, as Neo writes it.
     pub share_properties: bool,
+    /// MPI-IO hints for the ranks' data phase (`striping_factor`, `striping_unit`,
+    /// `romio_cb_write`, ...), as `(key, value)`; passed to `MPI_File_open`.
+    pub mpio_hints: &'a [(String, String)],
 }
 
 impl Default for WriteOptions<'_> {
     fn default() -> Self {
-        WriteOptions { progress: None, share_properties: true }
+        WriteOptions { progress: None, share_properties: true, mpio_hints: &[] }
     }
 }
 
@@ -178,7 +181,7 @@ pub(crate) fn write(
         let payloads: Vec<Payload> = postcard::from_bytes(&mine).map_err(|e| Error::Collective(format!("payload list unreadable: {e}")))?;
         let visible = std::fs::OpenOptions::new().write(true).open(&write_path).map(drop).map_err(|e| Error::io("open for writing", &write_path, e));
         comm.agree(Step::Data, visible)?;
-        let filled = h5::locked(|| Kit::new().and_then(|kit| fill::fill(&write_path, comm, &kit, &payloads, segments)));
+        let filled = h5::locked(|| Kit::new().and_then(|kit| fill::fill(&write_path, comm, &kit, options.mpio_hints, &payloads, segments)));
         comm.agree(Step::Data, filled.map(drop))?;
     }
     let data_seconds = data_start.elapsed().as_secs_f64();

@@ -70,6 +70,18 @@ pub(crate) struct Args {
     /// voltage device, instead of one object per cell.
     #[arg(long)]
     multiplex: bool,
+    /// An MPI-IO hint for the ranks' data phase, e.g. `striping_factor=8` (Lustre) or
+    /// `romio_cb_write=enable` (collective buffering). Repeat for several.
+    #[arg(long = "mpio-hint", value_name = "KEY=VALUE", value_parser = parse_hint)]
+    mpio_hints: Vec<(String, String)>,
+}
+
+/// `KEY=VALUE` → `(KEY, VALUE)`.
+fn parse_hint(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() && !v.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("{s:?} is not KEY=VALUE")),
+    }
 }
 
 /// Runs `simulate` under MPI (a singleton when not launched by `mpirun`/`srun`).
@@ -129,7 +141,7 @@ fn run(args: &Args, world: &mpi::topology::SimpleCommunicator) -> bsb_results::R
     let simulate_seconds = start.elapsed().as_secs_f64();
     let reporter = Reporter::new("laying out", rank == 0 && !args.quiet);
     let progress = |done, total| reporter.update(done, total);
-    let options = WriteOptions { progress: Some(&progress), share_properties: !args.no_sharing };
+    let options = WriteOptions { progress: Some(&progress), share_properties: !args.no_sharing, mpio_hints: &args.mpio_hints };
     let summary = result.write_with(&args.out, args.mode, &options)?;
     Ok(summary_json(&summary, args, size, simulate_seconds, start.elapsed().as_secs_f64()))
 }

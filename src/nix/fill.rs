@@ -13,7 +13,8 @@ use crate::model::Segment;
 use crate::parallel::comm::Comm;
 use crate::parallel::describe::{Payload, payload_data};
 
-/// Writes this rank's `payloads` from its `segments` into `path`; returns the bytes written.
+/// Writes this rank's `payloads` from its `segments` into `path`, opening it with the
+/// MPI-IO `hints`; returns the bytes written.
 ///
 /// # Collective
 /// Every rank of `comm` calls it, with or without payloads.
@@ -21,8 +22,8 @@ use crate::parallel::describe::{Payload, payload_data};
 /// # Errors
 /// The first HDF5 error of this rank (the caller agrees on errors across ranks). The file
 /// is closed on every rank either way, because closing is collective.
-pub(crate) fn fill(path: &Path, comm: &Comm, kit: &Kit, payloads: &[Payload], segments: &[Segment]) -> Result<u64> {
-    let fapl = h5::mpio_fapl(comm.as_raw())?;
+pub(crate) fn fill(path: &Path, comm: &Comm, kit: &Kit, hints: &[(String, String)], payloads: &[Payload], segments: &[Segment]) -> Result<u64> {
+    let fapl = h5::mpio_fapl(comm.as_raw(), hints)?;
     let file = File::open(path, Mode::ReadWrite, None, Some(fapl.id()))?;
     let written = write_all(&file, kit, payloads, segments);
     let closed = file.close();
