@@ -14,7 +14,7 @@ pub fn describe(devices: &[String], segments: &[Segment]) -> Vec<u8> {
 /// Decodes the gathered descriptions and plans the layout; returns the object count.
 pub fn plan_layout(gathered: &[Vec<u8>]) -> Result<usize> {
     let descs = gathered.iter().enumerate().map(|(r, d)| Description::decode(d, r)).collect::<Result<Vec<_>>>()?;
-    Ok(plan::plan(&descs, "neo.block.bench", &mut uuid::Uuid::new_v4).objects())
+    Ok(plan::plan(&descs, &mut uuid::Uuid::new_v4).objects())
 }
 
 /// Counts the repeated properties of the first segment's spike trains, as the layout does
@@ -30,7 +30,7 @@ pub fn count_shared(gathered: &[Vec<u8>]) -> Result<usize> {
 pub fn pack(segments: &[Segment]) -> Result<usize> {
     let mut bytes = 0;
     for (local, _) in segments[0].spiketrains.iter().enumerate() {
-        let p = Payload { segment: 0, spikes: true, local: u32::try_from(local).unwrap_or(u32::MAX), role: Role::Times, path: String::new() };
+        let p = Payload { segment: 0, spikes: true, local: u32::try_from(local).unwrap_or(u32::MAX), role: Role::Times, offset: 0 };
         bytes += payload_data(segments, &p)?.nums().bytes();
     }
     Ok(bytes)

@@ -16,6 +16,8 @@
 //! | [`result`] | [`SimulationResult`]: collective flush, marks and write |
 //! | `parallel` | agreement on errors across ranks, gathering descriptions, the pure layout planner |
 //! | `writer` | the collective write: rank 0 lays the file out, all ranks write their data |
+//! | [`journal`] | crash safety: the rollback journal, transactions and recovery |
+//! | `target` | where a write goes: a new file renamed into place, or a journaled change |
 //! | [`nix`] | NIX names, the layout rank 0 writes, the MPI-IO data phase |
 //! | `h5` | the one unsafe module for HDF5: raw calls behind safe handles |
 //! | `os` | host and process facts (`uname`, `getrusage`) |
@@ -45,6 +47,7 @@ mod error;
 mod h5;
 #[doc(hidden)]
 pub mod internals;
+pub mod journal;
 pub mod model;
 pub mod multiplex;
 pub mod nix;
@@ -53,6 +56,7 @@ mod parallel;
 pub mod provenance;
 pub mod recorder;
 pub mod result;
+mod target;
 mod writer;
 
 pub use contract::{CellTarget, Device, Direction, RunIds};

@@ -12,7 +12,7 @@ use crate::model::{AnalogSignal, Annotations, Segment, SpikeTrain, Value, check_
 use crate::parallel::comm::{Comm, Step};
 use crate::provenance::{Host, Plugin, Provenance, RankHost, RunInfo, iso_now};
 use crate::recorder::{FlushContext, FnRecorder, Meta, Recorder, RecorderError};
-use crate::writer::{self, FileMode, Run, WriteOptions, WriteSummary};
+use crate::writer::{self, FileMode, Job, Run, WriteOptions, WriteSummary};
 
 /// One simulation run as seen from one rank.
 ///
@@ -359,13 +359,10 @@ impl SimulationResult {
             .as_deref()
             .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
             .map_or_else(|| self.created_at.clone(), |t| nix_time(t.to_utc()));
-        let run = Run {
-            name: &self.name,
-            annotations: &annotations,
-            created_at: &created_at,
-            devices: self.recorders.iter().map(|r| r.device().name().to_owned()).collect(),
-        };
-        writer::write(&mut self.comm, path.as_ref(), mode, &run, &self.segments, options)
+        let run = Run { name: &self.name, annotations: &annotations, created_at: &created_at };
+        let devices: Vec<String> = self.recorders.iter().map(|r| r.device().name().to_owned()).collect();
+        let written = writer::transact(&mut self.comm, path.as_ref(), mode, Job::NewBlock(&run), &devices, &self.segments, options)?;
+        Ok(written.summary)
     }
 }
 

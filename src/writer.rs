@@ -1,17 +1,18 @@
-//! The collective write of a run into one NIX file.
+//! The collective write of results into one NIX file, one transaction at a time.
 //!
 //! 1. Every rank describes its buffered objects (no samples); rank 0 gathers them.
-//! 2. Rank 0 plans the layout and writes the whole NIX structure with the serial driver,
-//!    allocating every dataset (HDF5 1.10's MPI-IO driver cannot write the variable-length
-//!    strings that NIX metadata is made of). No other rank has the file open meanwhile.
-//! 3. All ranks open the file through the MPI-IO driver and write their own samples and
-//!    spike times concurrently. (A job of one rank writes them in step 2 instead.)
-//! 4. `ow` writes beside the target and renames at the end, so the old file stays intact
-//!    until the new one is complete.
+//! 2. Rank 0 plans the layout and writes the whole NIX structure alone, through HDF5's
+//!    serial interface (HDF5 1.10's MPI-IO driver cannot write the variable-length strings
+//!    NIX metadata is made of), allocating every dataset contiguously and noting where
+//!    its values go in the file.
+//! 3. All ranks write their own samples and spike times at those offsets, concurrently,
+//!    through MPI-IO. (A job of one rank writes them in step 2 instead.)
+//! 4. Rank 0 commits: a new file is renamed into place (`ow` never exposes a half-written
+//!    file), a change to an existing file is applied through its rollback journal.
 //!
 //! Every step ends in an agreement, so an error on any rank is every rank's error.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
@@ -23,10 +24,11 @@ use crate::error::{Error, Result};
 use crate::h5::{self, File, Kit, Mode};
 use crate::model::{Annotations, Segment, Value};
 use crate::nix::layout::{self, BlockMeta, Fill, SegmentJob};
-use crate::nix::{fill, names, runs};
+use crate::nix::{names, runs};
 use crate::parallel::comm::{Comm, Step};
-use crate::parallel::describe::{Description, Payload};
-use crate::parallel::plan::{self, Plan};
+use crate::parallel::describe::{Description, Payload, payload_data};
+use crate::parallel::{mpio, plan};
+use crate::target::Target;
 
 /// How `write` treats an existing file (CONTRACT.md's file modes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -129,31 +131,48 @@ pub struct WriteSummary {
     pub seconds: f64,
 }
 
-/// The run-level content of the Block being written.
+/// The run-level content of a new Block.
 pub(crate) struct Run<'a> {
     pub name: &'a str,
     pub annotations: &'a Annotations,
+    /// NIX time of the run's start.
     pub created_at: &'a str,
-    /// Device names in this rank's registration order.
-    pub devices: Vec<String>,
 }
 
-/// Writes `segments` (this rank's buffers) as a new Block of `run` into `path`.
+/// What rank 0 lays out in one transaction, besides the segments.
+#[derive(Clone, Copy)]
+pub(crate) enum Job<'a> {
+    /// A new Block for the run, holding the segments.
+    NewBlock(&'a Run<'a>),
+    /// The segments, added to the Block of this NIX name.
+    Append(&'a str),
+    /// A new value for one annotation of the Block of this NIX name.
+    Annotate { block: &'a str, key: &'a str, value: &'a Value },
+}
+
+/// A committed write: the summary (on every rank) and the Block's NIX name (on rank 0).
+pub(crate) struct Written {
+    pub summary: WriteSummary,
+    pub block: Option<String>,
+}
+
+/// Writes `segments` (this rank's buffers) and the `job` into `path` in one transaction.
 ///
 /// # Collective
-/// Every rank of `comm` calls it, with the same `path`, `mode` and number of segments.
-pub(crate) fn write(
+/// Every rank of `comm` calls it, with the same `path`, `mode`, job kind and number of
+/// segments; `devices` are this rank's, in registration order.
+pub(crate) fn transact(
     comm: &mut Comm,
     path: &Path,
     mode: FileMode,
-    run: &Run<'_>,
+    job: Job<'_>,
+    devices: &[String],
     segments: &[Segment],
     options: &WriteOptions<'_>,
-) -> Result<WriteSummary> {
+) -> Result<Written> {
     let start = Instant::now();
-    let preflight = if comm.is_root() { preflight(path, mode) } else { Ok(()) };
-    comm.agree(Step::Write, preflight)?;
-    let desc = Description::of(run.devices.clone(), segments).encode();
+    comm.agree(Step::Write, Ok(()))?;
+    let desc = Description::of(devices.to_vec(), segments).encode();
     let total: u64 = comm.all_gather_u64(desc.len() as u64).iter().sum();
     if total > i32::MAX as u64 {
         return Err(Error::invalid(
@@ -166,31 +185,31 @@ pub(crate) fn write(
     let layout_start = Instant::now();
     let data_time = Cell::new(Duration::ZERO);
     let laid = match gathered {
-        Some(descs) => lay_out(path, mode, run, &descs, segments, comm.size(), options, &data_time).map(Some),
+        Some(descs) => lay_out(path, mode, job, &descs, segments, comm.size(), options, &data_time).map(Some),
         None => Ok(None),
     };
     let metadata_seconds = (layout_start.elapsed() - data_time.get()).as_secs_f64();
     let laid = comm.agree(Step::Layout, laid)?;
 
     let data_start = Instant::now() - data_time.get();
-    let write_path = comm.broadcast_bytes(0, laid.as_ref().map_or(Vec::new(), |l| l.write_path.to_string_lossy().into_owned().into_bytes()));
-    let write_path = PathBuf::from(String::from_utf8_lossy(&write_path).into_owned());
     if comm.size() > 1 {
-        let parts = laid.as_ref().map(|l| l.plan.payloads.iter().map(|p| postcard::to_stdvec(p).expect("plain data")).collect());
+        let write_path = laid.as_ref().map_or(Vec::new(), |l| l.target.write_path().to_string_lossy().into_owned().into_bytes());
+        let write_path = PathBuf::from(String::from_utf8_lossy(&comm.broadcast_bytes(0, write_path)).into_owned());
+        let parts = laid.as_ref().map(|l| l.payloads.iter().map(|p| postcard::to_stdvec(p).expect("plain data")).collect());
         let mine = comm.scatter_bytes(parts)?;
         let payloads: Vec<Payload> = postcard::from_bytes(&mine).map_err(|e| Error::Collective(format!("payload list unreadable: {e}")))?;
         let visible = std::fs::OpenOptions::new().write(true).open(&write_path).map(drop).map_err(|e| Error::io("open for writing", &write_path, e));
         comm.agree(Step::Data, visible)?;
-        let filled = h5::locked(|| Kit::new().and_then(|kit| fill::fill(&write_path, comm, &kit, options.mpio_hints, &payloads, segments)));
-        comm.agree(Step::Data, filled.map(drop))?;
+        let filled = fill(comm, &write_path, options.mpio_hints, &payloads, segments);
+        comm.agree(Step::Data, filled)?;
     }
     let data_seconds = data_start.elapsed().as_secs_f64();
 
     let committed = match laid {
-        Some(l) => l.commit(path),
-        None => Ok(0),
+        Some(l) => l.target.commit().map(|size| (size, Some(l.block))),
+        None => Ok((0, None)),
     };
-    let file_bytes = comm.agree(Step::Commit, committed)?;
+    let (file_bytes, block) = comm.agree(Step::Commit, committed)?;
     let (objects, data_bytes) = summary_counts(segments);
     let facts = comm.all_gather_u64s(&[data_seconds.to_bits(), objects, data_bytes, crate::os::peak_memory()]);
     let from_root = comm.broadcast_bytes(0, postcard::to_stdvec(&(metadata_seconds, file_bytes)).expect("plain data"));
@@ -198,7 +217,7 @@ pub(crate) fn write(
         postcard::from_bytes(&from_root).map_err(|e| Error::Collective(format!("summary from rank 0 unreadable: {e}")))?;
     let column = |i: usize| facts.chunks(4).map(move |f| f[i]);
     let data_seconds_by_rank: Vec<f64> = column(0).map(f64::from_bits).collect();
-    Ok(WriteSummary {
+    let summary = WriteSummary {
         path: path.to_owned(),
         objects: usize::try_from(column(1).sum::<u64>()).unwrap_or(usize::MAX),
         segments: segments.len(),
@@ -210,7 +229,15 @@ pub(crate) fn write(
         data_seconds: data_seconds_by_rank.iter().copied().fold(0.0, f64::max),
         data_seconds_by_rank,
         seconds: start.elapsed().as_secs_f64(),
-    })
+    };
+    Ok(Written { summary, block })
+}
+
+/// This rank's data phase: the values of its payloads, written at their offsets.
+fn fill(comm: &Comm, path: &Path, hints: &[(String, String)], payloads: &[Payload], segments: &[Segment]) -> Result<()> {
+    let data: Vec<_> = payloads.iter().map(|p| payload_data(segments, p)).collect::<Result<_>>()?;
+    let pieces: Vec<(u64, &[u8])> = payloads.iter().zip(&data).map(|(p, d)| (p.offset, mpio::bytes_of(&d.nums()))).collect();
+    mpio::write_at(comm, path, hints, &pieces).map(drop)
 }
 
 /// `(objects, data bytes)` of this rank's buffers.
@@ -225,83 +252,20 @@ fn summary_counts(segments: &[Segment]) -> (u64, u64) {
     (objects, bytes)
 }
 
-/// Rank 0's check of the target before anything is written.
-fn preflight(path: &Path, mode: FileMode) -> Result<()> {
-    let dir = parent_dir(path);
-    if !dir.is_dir() {
-        let e = std::io::Error::new(std::io::ErrorKind::NotFound, format!("directory '{}' does not exist", dir.display()));
-        return Err(Error::io("create", path, e));
-    }
-    if path.is_dir() {
-        let e = std::io::Error::new(std::io::ErrorKind::IsADirectory, "the output path is a directory");
-        return Err(Error::io("create", path, e));
-    }
-    if mode == FileMode::Append && path.exists() {
-        runs::check_nix(path)?;
-    }
-    Ok(())
+/// What rank 0's layout leaves for the rest of the transaction.
+struct Laid {
+    target: Target,
+    block: String,
+    /// Per rank, the datasets it fills and where.
+    payloads: Vec<Vec<Payload>>,
 }
 
-fn parent_dir(path: &Path) -> &Path {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    }
-}
-
-/// What rank 0's layout phase leaves for the rest of the write.
-pub(crate) struct Laid {
-    plan: Plan,
-    /// Where the ranks write: a temporary file beside the target, or the target itself.
-    write_path: PathBuf,
-    /// Set while `write_path` is a temporary file that must not outlive a failure.
-    temp: Option<TempFile>,
-}
-
-impl Laid {
-    /// Moves a temporary file to its final name; returns the final size.
-    fn commit(mut self, path: &Path) -> Result<u64> {
-        if let Some(temp) = self.temp.take() {
-            temp.persist(path)?;
-        }
-        std::fs::metadata(path).map(|m| m.len()).map_err(|e| Error::io("stat", path, e))
-    }
-}
-
-/// A file that is removed when dropped unless persisted.
-pub(crate) struct TempFile(PathBuf);
-
-impl TempFile {
-    /// A hidden name beside `target`.
-    fn beside(target: &Path) -> TempFile {
-        let name = target.file_name().map_or_else(|| "results.nio".into(), |n| n.to_string_lossy().into_owned());
-        let tag = &Uuid::new_v4().simple().to_string()[..8];
-        TempFile(parent_dir(target).join(format!(".{name}.{tag}.partial")))
-    }
-
-    fn persist(self, target: &Path) -> Result<()> {
-        let from = self.0.clone();
-        std::fs::File::open(&from).and_then(|f| f.sync_all()).map_err(|e| Error::io("sync", &from, e))?;
-        std::fs::rename(&from, target).map_err(|e| Error::io("rename into place", target, e))?;
-        std::mem::forget(self);
-        if let Ok(dir) = std::fs::File::open(parent_dir(target)) {
-            let _ = dir.sync_all();
-        }
-        Ok(())
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-/// Rank 0's serial phase: plan, then write the NIX structure and allocate the datasets.
+/// Rank 0's serial phase: plan, then lay the job out in the target and allocate the data.
+#[allow(clippy::too_many_arguments)]
 fn lay_out(
     path: &Path,
     mode: FileMode,
-    run: &Run<'_>,
+    job: Job<'_>,
     descs: &[Vec<u8>],
     segments: &[Segment],
     size: i32,
@@ -316,40 +280,54 @@ fn lay_out(
             segments.len()
         )));
     }
-    let block = names::object_name("block", Uuid::new_v4());
-    let plan = plan::plan(&descs, &block, &mut Uuid::new_v4);
-    let append = mode == FileMode::Append && path.exists();
-    let (write_path, temp) = if append {
-        (path.to_owned(), None)
-    } else {
-        let t = TempFile::beside(path);
-        (t.0.clone(), Some(t))
-    };
-    h5::locked(|| -> Result<()> {
+    let target = Target::open(path, mode)?;
+    if target.is_new() && !matches!(job, Job::NewBlock(_)) {
+        return Err(Error::Usage(format!("'{}' no longer holds the Block being written", path.display())));
+    }
+    let plan = plan::plan(&descs, &mut Uuid::new_v4);
+    let payloads = RefCell::new(vec![Vec::new(); descs.len()]);
+    let block = h5::locked(|| -> Result<String> {
         let kit = Kit::new()?;
-        let file = if append {
-            File::open(&write_path, Mode::ReadWrite, Some(&kit), Some(kit.fapl()))?
-        } else {
-            let f = File::open(&write_path, Mode::Create, Some(&kit), Some(kit.fapl()))?;
-            layout::init_file(&f, &kit, run.created_at)?;
-            f
+        let fapl = target.fapl(kit.fapl())?;
+        let mode = if target.is_new() { Mode::Create } else { Mode::ReadWrite };
+        let file = File::open(target.write_path(), mode, Some(&kit), Some(fapl.id()))?;
+        let (handles, block) = match job {
+            Job::NewBlock(run) => {
+                if target.is_new() {
+                    layout::init_file(&file, &kit, run.created_at)?;
+                }
+                let block = names::object_name("block", Uuid::new_v4());
+                let run_index = if target.is_new() { 0 } else { runs::count_named(&file, run.name)? };
+                let mut annotations = run.annotations.clone();
+                annotations.insert("run_index", Value::Int(i64::try_from(run_index).unwrap_or(i64::MAX)));
+                let meta = BlockMeta { name: run.name, annotations: &annotations, created_at: run.created_at };
+                (layout::create_block(&file, &kit, &block, &meta)?, block)
+            }
+            Job::Append(block) => (layout::open_block(&file, block)?, block.to_owned()),
+            Job::Annotate { block, key, value } => {
+                layout::annotate_block(&file, &kit, block, key, value)?;
+                (layout::open_block(&file, block)?, block.to_owned())
+            }
         };
-        let run_index = if append { runs::count_named(&file, run.name)? } else { 0 };
-        let mut annotations = run.annotations.clone();
-        annotations.insert("run_index", Value::Int(i64::try_from(run_index).unwrap_or(i64::MAX)));
-        let meta = BlockMeta { name: run.name, annotations: &annotations, created_at: run.created_at };
-        let handles = layout::create_block(&file, &kit, &block, &meta)?;
         let fill = if size == 1 { Fill::Now(segments) } else { Fill::Later };
         let ticker = Ticker::new(plan.objects() as u64, options.progress);
         for (index, (segment, seg_plan)) in segments.iter().zip(&plan.segments).enumerate() {
-            let created_at = segment.rec_datetime.as_deref().unwrap_or(run.created_at);
+            let created_at = segment.rec_datetime.as_deref().unwrap_or("19700101T000000");
             let share = options.share_properties;
-            let job = SegmentJob { index, segment, created_at, plan: seg_plan, descs: &descs, fill, share, ticker: &ticker, data_time };
+            let job = SegmentJob { index, segment, created_at, plan: seg_plan, descs: &descs, fill, share, ticker: &ticker, data_time, payloads: &payloads };
             layout::write_segment(&handles, &kit, &job)?;
         }
         ticker.finish();
         drop(handles);
-        file.close()
-    })?;
-    Ok(Laid { plan, write_path, temp })
+        file.close()?;
+        Ok(block)
+    })
+    .map_err(|e| target.explain(e))?;
+    let payloads = payloads.into_inner();
+    for (rank, list) in payloads.iter().enumerate() {
+        for p in list {
+            target.check_offset(p.offset, &|| format!("a dataset of rank {rank}"))?;
+        }
+    }
+    Ok(Laid { target, block, payloads })
 }

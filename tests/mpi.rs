@@ -254,6 +254,25 @@ fn shapes_file(world: &SimpleCommunicator, dir: &Path) -> Outcome {
     Ok(())
 }
 
+/// `rw` adds runs beside those in the file; a name already there gets the next `run_index`
+/// (checked by `tests/neo/check_shapes.py`).
+fn rw_appends_runs(world: &SimpleCommunicator, dir: &Path) -> Outcome {
+    let path = dir.join("append.nio");
+    for (name, mode) in [("first", FileMode::Overwrite), ("first", FileMode::Append), ("second", FileMode::Append)] {
+        let mut r = result(world, name);
+        r.create_recorder(Device::new("spikes", "spike_recorder"), Meta::new(), |ctx| {
+            let cell = CellTarget::new("ps", i64::from(ctx.rank()), "m");
+            ctx.push_spiketrain(ctx.spike_train(&cell, vec![1.0], ctx.t_stop_ms()).build()?);
+            Ok(())
+        })
+        .map_err(|e| e.to_string())?;
+        r.flush().map_err(|e| e.to_string())?;
+        r.write(&path, mode).map_err(|e| format!("{name} ({mode:?}): {e}"))?;
+    }
+    check!(!bsb_results::journal::journal_path(&path).exists(), "no journal left after committed appends");
+    Ok(())
+}
+
 const TESTS: &[(&str, fn(&SimpleCommunicator, &Path) -> Outcome)] = &[
     ("ids_agree", ids_agree),
     ("provenance_from_communicator", provenance_from_communicator),
@@ -264,6 +283,7 @@ const TESTS: &[(&str, fn(&SimpleCommunicator, &Path) -> Outcome)] = &[
     ("bad_input_on_one_rank_fails_all", bad_input_on_one_rank_fails_all),
     ("write_errors_are_agreed", write_errors_are_agreed),
     ("shapes_file", shapes_file),
+    ("rw_appends_runs", rw_appends_runs),
 ];
 
 fn main() {

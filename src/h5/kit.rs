@@ -7,7 +7,7 @@ use std::ffi::{CStr, c_char, c_void};
 
 use hdf5_sys::h5a::{H5Aclose, H5Acreate2, H5Awrite};
 use hdf5_sys::h5ac::{H5AC__CURR_CACHE_CONFIG_VERSION, H5AC_cache_config_t};
-use hdf5_sys::h5d::{H5D_alloc_time_t, H5D_fill_time_t, H5D_layout_t, H5Dcreate2, H5Dwrite};
+use hdf5_sys::h5d::{H5D_alloc_time_t, H5D_fill_time_t, H5D_layout_t, H5Dcreate2, H5Dget_offset, H5Dwrite};
 use hdf5_sys::h5i::hid_t;
 use hdf5_sys::h5l::H5Lcreate_hard;
 use hdf5_sys::h5p::{
@@ -340,15 +340,21 @@ impl<'f> Obj<'f> {
 
     /// Creates and writes a dataset of variable-length UTF-8 strings (`len` may be 0).
     pub(crate) fn strings(&self, kit: &Kit, name: &str, values: &[&str]) -> Result<Obj<'f>> {
-        let owned: Vec<_> = values.iter().map(|s| cstr(s)).collect();
-        let ptrs: Vec<*const c_char> = owned.iter().map(|c| c.as_ptr()).collect();
         let ds = self.create_dataset(kit, name, kit.vlen_utf8.id(), values.len(), kit.dcpl(Layout::Small, 16 * values.len()))?;
         if !values.is_empty() {
-            // SAFETY: one valid C-string pointer per element, alive until the call returns.
-            let ret = unsafe { H5Dwrite(ds.id(), kit.vlen_utf8.id(), H5S_ALL, H5S_ALL, kit.dxpl(), ptrs.as_ptr().cast()) };
-            self.file().check(ret, "write dataset", || self.child_name(name))?;
+            ds.write_strings(kit, values)?;
         }
         Ok(ds)
+    }
+
+    /// Writes all elements of this string dataset (one value per element).
+    pub(crate) fn write_strings(&self, kit: &Kit, values: &[&str]) -> Result<()> {
+        let owned: Vec<_> = values.iter().map(|s| cstr(s)).collect();
+        let ptrs: Vec<*const c_char> = owned.iter().map(|c| c.as_ptr()).collect();
+        // SAFETY: one valid C-string pointer per element of this dataset (the caller's
+        // contract), alive until the call returns.
+        let ret = unsafe { H5Dwrite(self.id(), kit.vlen_utf8.id(), H5S_ALL, H5S_ALL, kit.dxpl(), ptrs.as_ptr().cast()) };
+        self.file().check(ret, "write dataset", || self.name()).map(drop)
     }
 
     /// Creates and writes a numeric dataset.
@@ -372,6 +378,16 @@ impl<'f> Obj<'f> {
         // SAFETY: open location, valid type, space and property lists.
         let id = unsafe { H5Dcreate2(self.id(), c.as_ptr(), t, space.id(), kit.lcpl.id(), dcpl, H5P_DEFAULT) };
         self.wrap(id, "create dataset", name)
+    }
+
+    /// Where this contiguous, allocated dataset's values start in the file.
+    pub(crate) fn offset(&self) -> Result<u64> {
+        // SAFETY: open dataset id.
+        let addr = unsafe { H5Dget_offset(self.id()) };
+        if addr == u64::MAX {
+            return self.file().check(-1i32, "locate the values of", || self.name()).map(|_| 0);
+        }
+        Ok(addr)
     }
 
     /// Writes all elements of this dataset.

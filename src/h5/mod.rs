@@ -7,6 +7,7 @@
 //! before the file is.
 
 mod kit;
+mod overlay;
 mod read;
 
 use std::ffi::{CStr, CString, c_char};
@@ -21,6 +22,7 @@ use hdf5_sys::h5s::H5Sclose;
 use hdf5_sys::h5t::H5Tclose;
 
 pub(crate) use kit::{GroupKind, Kit, NumType, Nums};
+pub(crate) use overlay::{Page, Pending, Session, fapl as overlay_fapl};
 pub(crate) use read::{Attr, Data};
 
 use crate::error::{Error, Result};
@@ -261,34 +263,4 @@ const FALSE: hbool_t = 0;
 /// Converts a length to an HDF5 size.
 fn hsize(n: usize) -> hsize_t {
     n as hsize_t
-}
-
-/// A file-access list for HDF5's MPI-IO driver on `comm`, passing `hints` (MPI-IO hints
-/// such as `striping_factor` or `romio_cb_write`) to `MPI_File_open`.
-pub(crate) fn mpio_fapl(comm: mpi::ffi::MPI_Comm, hints: &[(String, String)]) -> Result<Owned> {
-    use mpi::ffi::{MPI_Info, MPI_Info_create, MPI_Info_free, MPI_Info_set, MPI_SUCCESS, RSMPI_INFO_NULL};
-    let failed = |op: &'static str| Error::Hdf5 { op, object: "MPI info".into(), path: PathBuf::new(), message: "MPI error".into() };
-    // SAFETY: a fresh file-access list set to a live communicator; the info object is
-    // created, filled with NUL-terminated strings, copied by HDF5, and freed here.
-    unsafe {
-        let fapl = Owned::plist(hdf5_sys::h5p::H5Pcreate(*hdf5_sys::h5p::H5P_CLS_FILE_ACCESS))?;
-        let mut info: MPI_Info = RSMPI_INFO_NULL;
-        if !hints.is_empty() {
-            if MPI_Info_create(&raw mut info) != MPI_SUCCESS as i32 {
-                return Err(failed("create MPI info"));
-            }
-            for (key, value) in hints {
-                if MPI_Info_set(info, cstr(key).as_ptr(), cstr(value).as_ptr()) != MPI_SUCCESS as i32 {
-                    MPI_Info_free(&raw mut info);
-                    return Err(failed("set MPI-IO hint"));
-                }
-            }
-        }
-        let set = hdf5_sys::h5p::H5Pset_fapl_mpio(fapl.id(), comm, info);
-        if !hints.is_empty() {
-            MPI_Info_free(&raw mut info);
-        }
-        setup(set, "set MPI-IO driver")?;
-        Ok(fapl)
-    }
 }

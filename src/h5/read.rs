@@ -12,7 +12,7 @@ use hdf5_sys::h5p::H5P_DEFAULT;
 use hdf5_sys::h5s::{H5S_ALL, H5Sget_simple_extent_npoints};
 use hdf5_sys::h5t::{
     H5T_C_S1, H5T_NATIVE_DOUBLE, H5T_NATIVE_INT8, H5T_NATIVE_INT64, H5T_VARIABLE, H5T_class_t, H5T_str_t, H5Tcopy,
-    H5Tget_class, H5Tget_size, H5Tget_strpad, H5Tis_variable_str, H5Tset_size,
+    H5Tget_class, H5Tget_cset, H5Tget_size, H5Tget_strpad, H5Tis_variable_str, H5Tset_cset, H5Tset_size,
 };
 
 use super::{Obj, Owned, cstr};
@@ -116,7 +116,7 @@ impl Obj<'_> {
             let read = |mem: hid_t, buf: *mut c_void| self.file().check(H5Aread(a, mem, buf), "read attribute", what);
             match classify(t.id()) {
                 Some(Class::VlenStr) if n == 1 => {
-                    let mem = vlen_str()?;
+                    let mem = vlen_str(t.id())?;
                     let mut p: *mut c_char = std::ptr::null_mut();
                     read(mem.id(), (&raw mut p).cast())?;
                     Ok(Some(Attr::Str(take_c_string(p))))
@@ -196,7 +196,7 @@ impl Obj<'_> {
                     Ok(Data::Bool(v.into_iter().map(|b| b != 0).collect()))
                 }
                 Some(Class::VlenStr) => {
-                    let mem = vlen_str()?;
+                    let mem = vlen_str(t.id())?;
                     let mut ptrs: Vec<*mut c_char> = vec![std::ptr::null_mut(); n];
                     if n > 0 {
                         read(mem.id(), ptrs.as_mut_ptr().cast())?;
@@ -223,12 +223,14 @@ impl Obj<'_> {
     }
 }
 
-/// A variable-length C string memory type.
-fn vlen_str() -> Result<Owned> {
+/// A variable-length C string memory type with the character set of `file_type` (HDF5
+/// does not convert between ASCII and UTF-8 strings).
+fn vlen_str(file_type: hid_t) -> Result<Owned> {
     // SAFETY: copies a predefined type and makes it variable-length; checked.
     unsafe {
         let t = Owned::datatype(H5Tcopy(*H5T_C_S1))?;
         super::setup(H5Tset_size(t.id(), H5T_VARIABLE), "make vlen string")?;
+        super::setup(H5Tset_cset(t.id(), H5Tget_cset(file_type)), "set string charset")?;
         Ok(t)
     }
 }

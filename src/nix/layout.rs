@@ -78,8 +78,8 @@ pub(crate) struct BlockMeta<'a> {
     pub created_at: &'a str,
 }
 
-/// Where a write's datasets get their values: later from their ranks, or now from rank
-/// 0's own buffers (a job of one rank needs no data phase).
+/// Where a write's datasets get their values: later from their ranks, or now from the
+/// buffers of a lone rank (a job of one rank needs no data phase).
 #[derive(Clone, Copy)]
 pub(crate) enum Fill<'a> {
     Later,
@@ -108,6 +108,27 @@ pub(crate) fn create_block<'f>(file: &'f File, kit: &Kit, nix_name: &str, meta: 
     })
 }
 
+/// Opens the containers of Block `nix_name`, to add segments to it.
+pub(crate) fn open_block<'f>(file: &'f File, nix_name: &str) -> Result<BlockHandles<'f>> {
+    let block = file.open_path(&format!("/{}/{nix_name}", group::DATA), Some(&format!("Block {nix_name}")))?;
+    Ok(BlockHandles {
+        groups: block.open(group::GROUPS)?,
+        data_arrays: block.open(group::DATA_ARRAYS)?,
+        multi_tags: block.open(group::MULTI_TAGS)?,
+    })
+}
+
+/// Rewrites the string annotation `key` of Block `nix_name` in place, keeping its place
+/// among the annotations (the final provenance of a streamed run).
+pub(crate) fn annotate_block(file: &File, kit: &Kit, nix_name: &str, key: &str, value: &Value) -> Result<()> {
+    let path = format!("/{}/{nix_name}/{}/{}/{key}", group::DATA, group::METADATA, group::PROPERTIES);
+    let ds = file.open_path(&path, None)?;
+    match value {
+        Value::Str(s) if ds.len()? == 1 => ds.write_strings(kit, &[s]),
+        other => Err(crate::error::Error::invalid(format!("annotation {key:?}"), format!("only a one-string annotation is rewritten in place, not {other:?}"))),
+    }
+}
+
 /// Everything the layout of one segment needs.
 pub(crate) struct SegmentJob<'a> {
     /// Index among the segments being written.
@@ -124,6 +145,8 @@ pub(crate) struct SegmentJob<'a> {
     pub ticker: &'a Ticker<'a>,
     /// Time spent writing samples now (with [`Fill::Now`]), to report apart from metadata.
     pub data_time: &'a Cell<Duration>,
+    /// Per rank, the datasets it fills in the data phase, with their file offsets.
+    pub payloads: &'a RefCell<Vec<Vec<Payload>>>,
 }
 
 /// What one segment's objects share: repeated properties and identical time axes.
@@ -176,17 +199,26 @@ struct Source<'p> {
     role: Role,
 }
 
-/// Creates a data dataset of `n` elements, and fills it now if it is rank 0's and the
-/// write fills now; otherwise its rank fills it in the data phase.
+/// Creates a data dataset of `n` elements, contiguous and allocated now. A lone rank
+/// fills it at once; otherwise its rank fills it in the data phase, at its file offset.
 fn data_set<'f>(parent: &Obj<'f>, kit: &Kit, job: &SegmentJob<'_>, name: &str, t: NumType, n: u64, src: &Source<'_>) -> Result<Obj<'f>> {
     let n = usize::try_from(n).expect("validated sizes fit usize");
     let ds = parent.allocate(kit, name, t, n)?;
-    if let (Fill::Now(segments), true, 0) = (job.fill, n > 0, src.placed.rank) {
-        let start = Instant::now();
-        let segment = u32::try_from(job.index).expect("segment count fits u32");
-        let payload = Payload { segment, spikes: src.spikes, local: src.placed.local, role: src.role, path: String::new() };
-        ds.write(kit, payload_data(segments, &payload)?.nums())?;
-        job.data_time.set(job.data_time.get() + start.elapsed());
+    if n == 0 {
+        return Ok(ds);
+    }
+    let segment = u32::try_from(job.index).expect("segment count fits u32");
+    let mut payload = Payload { segment, spikes: src.spikes, local: src.placed.local, role: src.role, offset: 0 };
+    match job.fill {
+        Fill::Now(segments) => {
+            let start = Instant::now();
+            ds.write(kit, payload_data(segments, &payload)?.nums())?;
+            job.data_time.set(job.data_time.get() + start.elapsed());
+        }
+        Fill::Later => {
+            payload.offset = ds.offset()?;
+            job.payloads.borrow_mut()[src.placed.rank as usize].push(payload);
+        }
     }
     Ok(ds)
 }

@@ -1,6 +1,5 @@
 //! The NIX file format as Neo's NixIO writes and reads it.
 
-pub(crate) mod fill;
 pub(crate) mod layout;
 pub mod names;
 pub(crate) mod property;

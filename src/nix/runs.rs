@@ -9,7 +9,10 @@ use crate::h5::{self, Attr, Data, File, Mode};
 /// Checks that `path` is a NIX file of a version this crate reads.
 pub(crate) fn check_nix(path: &Path) -> Result<()> {
     h5::locked(|| {
-        let file = File::open(path, Mode::ReadOnly, None, None).map_err(|e| not_nix(path, &e.to_string()))?;
+        let file = File::open(path, Mode::ReadOnly, None, None).map_err(|e| match e {
+            Error::Hdf5 { message, .. } => not_nix(path, &format!("HDF5 cannot open it ({message})")),
+            other => other,
+        })?;
         check_root(&file)
     })
 }
@@ -69,4 +72,39 @@ pub(crate) fn count_named(file: &File, name: &str) -> Result<usize> {
     let kit = h5::Kit::new()?;
     check_root(file)?;
     Ok(block_names(file, kit.dxpl())?.iter().filter(|(_, n)| n.as_deref() == Some(name)).count())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::h5::Kit;
+    use crate::model::{Annotations, Value};
+    use crate::nix::layout::{self, BlockMeta};
+
+    #[test]
+    fn runs_are_counted_by_name_and_non_nix_files_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runs.nio");
+        h5::locked(|| {
+            let kit = Kit::new().unwrap();
+            let file = File::open(&path, Mode::Create, Some(&kit), None).unwrap();
+            layout::init_file(&file, &kit, "20260101T000000").unwrap();
+            let annotations = Annotations::from_iter([("note", Value::from("ünïcode"))]);
+            for (i, name) in ["a", "b", "a"].iter().enumerate() {
+                let meta = BlockMeta { name, annotations: &annotations, created_at: "20260101T000000" };
+                drop(layout::create_block(&file, &kit, &format!("neo.block.{i}"), &meta).unwrap());
+            }
+            assert_eq!(count_named(&file, "a").unwrap(), 2);
+            assert_eq!(count_named(&file, "b").unwrap(), 1);
+            assert_eq!(count_named(&file, "c").unwrap(), 0);
+            let names: Vec<_> = block_names(&file, kit.dxpl()).unwrap().into_iter().map(|(_, n)| n.unwrap()).collect();
+            assert_eq!(names, ["a", "b", "a"], "in creation order");
+            file.close().unwrap();
+        });
+        assert!(check_nix(&path).is_ok());
+        let text = dir.path().join("text.nio");
+        std::fs::write(&text, "not nix").unwrap();
+        let err = check_nix(&text).unwrap_err().to_string();
+        assert!(err.contains("text.nio") && err.contains("not a readable NIX file"), "{err}");
+    }
 }

@@ -60,7 +60,7 @@ pub(crate) enum Role {
 }
 
 /// A dataset one rank fills in the data phase.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Payload {
     /// Index of the segment among those being written.
     pub segment: u32,
@@ -69,8 +69,8 @@ pub(crate) struct Payload {
     /// Index of the object in this rank's segment buffer.
     pub local: u32,
     pub role: Role,
-    /// The dataset's path in the file.
-    pub path: String,
+    /// Where the dataset's values start in the file.
+    pub offset: u64,
 }
 
 impl Description {
@@ -159,7 +159,7 @@ impl PayloadData<'_> {
 
 /// Finds the values of `payload` in this rank's `segments`.
 pub(crate) fn payload_data<'a>(segments: &'a [Segment], payload: &Payload) -> Result<PayloadData<'a>> {
-    let missing = || Error::Collective(format!("no local object for payload {}", payload.path));
+    let missing = || Error::Collective(format!("no local object for the payload at offset {}", payload.offset));
     let segment = segments.get(payload.segment as usize).ok_or_else(missing)?;
     let local = payload.local as usize;
     let arrays = if payload.spikes {
@@ -205,7 +205,7 @@ mod tests {
         let arrays = &d.segments[0].spiketrains[0].arrays;
         assert_eq!(arrays[0], ArrayDesc::Payload("bsb_target_index".into(), NumType::I64, 2));
         assert!(matches!(arrays[1], ArrayDesc::Inline(..)));
-        let p = Payload { segment: 0, spikes: true, local: 0, role: Role::Array(0), path: String::new() };
+        let p = Payload { segment: 0, spikes: true, local: 0, role: Role::Array(0), offset: 0 };
         assert!(matches!(payload_data(std::slice::from_ref(&seg), &p).unwrap(), PayloadData::I64([0, 1])));
         let p = Payload { role: Role::Times, ..p };
         assert!(matches!(payload_data(std::slice::from_ref(&seg), &p).unwrap(), PayloadData::F64([1.0, 2.0])));

@@ -2,4 +2,5 @@
 
 pub(crate) mod comm;
 pub(crate) mod describe;
+pub(crate) mod mpio;
 pub(crate) mod plan;

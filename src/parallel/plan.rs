@@ -1,7 +1,7 @@
 //! The layout planner: pure, no MPI and no HDF5.
 //!
-//! From every rank's [`Description`] it decides the file order of each segment's objects,
-//! their NIX names, and which rank fills which dataset. The order follows CONTRACT.md and
+//! From every rank's [`Description`] it decides the file order of each segment's objects
+//! and their NIX names. The order follows CONTRACT.md and
 //! does not depend on how cells are spread over ranks: spike trains, then signals; within
 //! each, by device (registration order), `bsb_ps_name`, `bsb_cell_id`, name; objects
 //! without a cell anchor last, by rank.
@@ -11,9 +11,9 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use super::describe::{ArrayDesc, Description, ObjectDesc, Payload, Role, Shape};
+use super::describe::Description;
 use crate::contract::keys;
-use crate::nix::names::{self, group};
+use crate::nix::names;
 
 /// Where one object of the file comes from, and its NIX name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,8 +35,6 @@ pub(crate) struct SegmentPlan {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Plan {
     pub segments: Vec<SegmentPlan>,
-    /// Per rank, the datasets it fills in the data phase.
-    pub payloads: Vec<Vec<Payload>>,
 }
 
 impl Plan {
@@ -46,12 +44,11 @@ impl Plan {
     }
 }
 
-/// Plans a write of the described segments into block `block` (its NIX name).
-/// `new_id` draws the UUIDs that object names are made of.
-pub(crate) fn plan(descs: &[Description], block: &str, new_id: &mut dyn FnMut() -> Uuid) -> Plan {
+/// Plans a write of the described segments. `new_id` draws the UUIDs that object names
+/// are made of.
+pub(crate) fn plan(descs: &[Description], new_id: &mut dyn FnMut() -> Uuid) -> Plan {
     let device_order = device_order(descs);
     let n_segments = descs.iter().map(|d| d.segments.len()).max().unwrap_or(0);
-    let mut payloads = vec![Vec::new(); descs.len()];
     let mut segments = Vec::with_capacity(n_segments);
     for s in 0..n_segments {
         let mut plan = SegmentPlan::default();
@@ -62,11 +59,6 @@ pub(crate) fn plan(descs: &[Description], block: &str, new_id: &mut dyn FnMut() 
                 .into_iter()
                 .map(|(rank, local)| Placed { rank, local, name: names::object_name(kind, new_id()) })
                 .collect();
-            for p in &placed {
-                let desc = object(descs, p.rank, s, spikes, p.local);
-                let segment = u32::try_from(s).expect("segment count fits u32");
-                payloads[p.rank as usize].extend(object_payloads(block, segment, spikes, p, desc));
-            }
             if spikes {
                 plan.spiketrains = placed;
             } else {
@@ -75,13 +67,7 @@ pub(crate) fn plan(descs: &[Description], block: &str, new_id: &mut dyn FnMut() 
         }
         segments.push(plan);
     }
-    Plan { segments, payloads }
-}
-
-fn object(descs: &[Description], rank: u32, segment: usize, spikes: bool, local: u32) -> &ObjectDesc {
-    let seg = &descs[rank as usize].segments[segment];
-    let list = if spikes { &seg.spiketrains } else { &seg.analogsignals };
-    &list[local as usize]
+    Plan { segments }
 }
 
 /// Global device order: by the earliest registration index any rank gave a device, then
@@ -144,40 +130,18 @@ fn order(descs: &[Description], s: usize, spikes: bool, devices: &HashMap<&str, 
     keys.into_iter().map(|k| (k.rank, k.local)).collect()
 }
 
-/// The datasets of one placed object that its rank fills.
-fn object_payloads(block: &str, segment: u32, spikes: bool, p: &Placed, desc: &ObjectDesc) -> Vec<Payload> {
-    let arrays_base = if spikes {
-        format!("/{}/{block}/{}/{}", group::DATA, group::MULTI_TAGS, p.name)
-    } else {
-        format!("/{}/{block}/{}/{}", group::DATA, group::DATA_ARRAYS, names::channel_array(&p.name, 0))
-    };
-    let array_path = |key: &str| format!("{arrays_base}/{}/{}/{key}", group::METADATA, group::PROPERTIES);
-    let data_path = |array: String| format!("/{}/{block}/{}/{array}/{}", group::DATA, group::DATA_ARRAYS, group::VALUES);
-    let make = |role, path| Payload { segment, spikes, local: p.local, role, path };
-    let mut out = Vec::new();
-    match &desc.shape {
-        Shape::Spikes { n, .. } if *n > 0 => out.push(make(Role::Times, data_path(names::times_array(&p.name)))),
-        Shape::Signal { n_samples, n_channels, .. } if *n_samples > 0 => {
-            for c in 0..*n_channels {
-                out.push(make(Role::Channel(c), data_path(names::channel_array(&p.name, c as usize))));
-            }
-        }
-        _ => {}
-    }
-    for (i, array) in desc.arrays.iter().enumerate() {
-        if let ArrayDesc::Payload(key, ..) = array {
-            out.push(make(Role::Array(u32::try_from(i).expect("few arrays")), array_path(key)));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::{Annotations, Value};
-    use crate::parallel::describe::SegmentDesc;
+    use crate::parallel::describe::{ObjectDesc, SegmentDesc, Shape};
     use proptest::prelude::*;
+
+    fn object(descs: &[Description], rank: u32, segment: usize, spikes: bool, local: u32) -> &ObjectDesc {
+        let seg = &descs[rank as usize].segments[segment];
+        let list = if spikes { &seg.spiketrains } else { &seg.analogsignals };
+        &list[local as usize]
+    }
 
     fn counter() -> impl FnMut() -> Uuid {
         let mut n = 0u128;
@@ -228,7 +192,7 @@ mod tests {
             rank(&["spikes", "stim"], vec![train("stim", None, 0, 1), train("spikes", Some("b"), 4, 1), train("spikes", Some("a"), 9, 1)]),
             rank(&["spikes", "stim"], vec![train("spikes", Some("a"), 2, 0), train("stim", None, 0, 2)]),
         ];
-        let p = plan(&descs, "neo.block.x", &mut counter());
+        let p = plan(&descs, &mut counter());
         assert_eq!(
             cells(&p, &descs),
             [("spikes".into(), 2), ("spikes".into(), 9), ("spikes".into(), 4), ("stim".into(), -1), ("stim".into(), -1)]
@@ -240,37 +204,10 @@ mod tests {
     #[test]
     fn names_are_unique_neo_names() {
         let descs = vec![rank(&["d"], vec![train("d", Some("a"), 1, 1), train("d", Some("a"), 2, 1)])];
-        let p = plan(&descs, "neo.block.x", &mut counter());
+        let p = plan(&descs, &mut counter());
         let names: Vec<_> = p.segments[0].spiketrains.iter().map(|x| x.name.clone()).collect();
         assert_eq!(names[0], "neo.spiketrain.00000000000000000000000000000001");
         assert_ne!(names[0], names[1]);
-    }
-
-    #[test]
-    fn payloads_go_to_owners_with_paths_and_skip_empty_data() {
-        let mut signal = train("vm", Some("a"), 1, 0);
-        signal.shape = Shape::Signal { n_samples: 5, n_channels: 3, sampling_period: 0.1, time_units: "ms".into() };
-        let mut t = train("d", Some("a"), 7, 3);
-        t.arrays = vec![ArrayDesc::Payload("bsb_target_index".into(), crate::h5::NumType::I64, 3)];
-        let descs = vec![
-            Description { devices: vec!["vm".into()], segments: vec![SegmentDesc { spiketrains: vec![], analogsignals: vec![signal] }] },
-            rank(&["d"], vec![train("d", Some("a"), 8, 0), t]),
-        ];
-        let p = plan(&descs, "neo.block.b", &mut counter());
-        assert_eq!(p.payloads[0].len(), 3, "three channels on rank 0");
-        let sig = &p.segments[0].analogsignals[0].name;
-        assert_eq!(p.payloads[0][2].path, format!("/data/neo.block.b/data_arrays/{sig}.2/data"));
-        assert_eq!(p.payloads[0][2].role, Role::Channel(2));
-        let train_name = &p.segments[0].spiketrains.iter().find(|x| x.local == 1).unwrap().name;
-        let paths: Vec<_> = p.payloads[1].iter().map(|x| x.path.clone()).collect();
-        assert_eq!(
-            paths,
-            [
-                format!("/data/neo.block.b/data_arrays/{train_name}.times/data"),
-                format!("/data/neo.block.b/multi_tags/{train_name}/metadata/properties/bsb_target_index"),
-            ]
-        );
-        assert!(p.payloads[1].iter().all(|x| x.local == 1), "the empty train has no payload");
     }
 
     #[test]
@@ -296,8 +233,8 @@ mod tests {
                 let r = (i as u64).wrapping_mul(seed | 1).wrapping_add(seed >> 7) as usize % ranks;
                 spread[r].segments[0].spiketrains.push(make(c));
             }
-            let a = plan(&single, "b", &mut counter());
-            let b = plan(&spread, "b", &mut counter());
+            let a = plan(&single, &mut counter());
+            let b = plan(&spread, &mut counter());
             let key = |p: &Plan, d: &[Description]| -> Vec<(String, String, i64)> {
                 p.segments[0].spiketrains.iter().map(|x| {
                     let a = &object(d, x.rank, 0, true, x.local).annotations;
@@ -305,7 +242,7 @@ mod tests {
                 }).collect()
             };
             prop_assert_eq!(key(&a, &single), key(&b, &spread));
-            prop_assert_eq!(b.payloads.iter().map(Vec::len).sum::<usize>(), cells.len());
+            prop_assert_eq!(b.objects(), cells.len());
         }
     }
 
@@ -314,6 +251,6 @@ mod tests {
         let mut t = train("d", Some("a"), 1, 1);
         t.annotations.insert("bsb_extra", Value::Bool(true));
         let descs = vec![rank(&["d"], vec![t])];
-        assert_eq!(plan(&descs, "b", &mut counter()).objects(), 1);
+        assert_eq!(plan(&descs, &mut counter()).objects(), 1);
     }
 }

@@ -55,6 +55,13 @@ def check(ranks, d):
         need(g.annotations["bsb_weights"] == [0.5, 1.5], "float list")
         need(g.annotations["bsb_tags"] == ["a", "b"], "string list")
 
+    io = NixIO(f"{d}/append.nio", mode="ro")
+    try:
+        runs = [(b.name, int(b.annotations["run_index"]), len(b.segments[0].spiketrains)) for b in io.read_all_blocks()]
+    finally:
+        io.close()
+    need(runs == [("first", 0, ranks), ("first", 1, ranks), ("second", 0, ranks)], f"appended runs {runs}")
+
     s = read(f"{d}/sparse.nio")
     need(len(s.segments) == 1 and len(s.segments[0].spiketrains) == 1, "ranks without recorders add nothing")
     need(s.segments[0].spiketrains[0].magnitude.tolist() == [5.0], "rank 0's train")

@@ -1,0 +1,467 @@
+//! A file driver that leaves the committed part of a file untouched until commit.
+//!
+//! Every write below the *committed end* (the file's size when a transaction began) is
+//! kept in memory, page by page, with the page's old contents; writes at or past it go to
+//! the file directly. So while rank 0 lays out a checkpoint, and while the ranks write
+//! their data past the committed end, the bytes on disk below it are exactly the previous,
+//! complete file: Neo and our reader can open it at any moment. The transaction then
+//! journals the old pages and applies the new ones ([`crate::nix::transaction`]).
+//!
+//! The structs mirror HDF5 1.10's `H5FDpublic.h`; `hdf5-sys` describes another version's
+//! layout, so they are declared here and the library's version is checked at registration.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::sync::OnceLock;
+
+use hdf5_sys::h5::{H5get_libversion, haddr_t, herr_t, hsize_t};
+use hdf5_sys::h5f::{H5F_ACC_CREAT, H5F_ACC_EXCL, H5F_ACC_RDWR, H5F_ACC_TRUNC, H5F_close_degree_t};
+use hdf5_sys::h5i::hid_t;
+use hdf5_sys::h5p::H5Pset_driver;
+
+use super::{Owned, setup};
+use crate::error::{Error, Result};
+
+/// The granularity of deferred writes.
+pub(crate) const PAGE: u64 = 4096;
+
+/// HDF5's `H5FD_mem_t` (an `enum` of `int`).
+type MemType = c_int;
+const MEM_SUPER: MemType = 1;
+const MEM_DRAW: MemType = 3;
+
+/// `H5FD_class_t` of HDF5 1.10.
+#[repr(C)]
+struct Class {
+    name: *const c_char,
+    maxaddr: haddr_t,
+    fc_degree: H5F_close_degree_t,
+    terminate: Option<unsafe extern "C" fn() -> herr_t>,
+    sb_size: Option<unsafe extern "C" fn(*mut Base) -> hsize_t>,
+    sb_encode: Option<unsafe extern "C" fn(*mut Base, *mut c_char, *mut u8) -> herr_t>,
+    sb_decode: Option<unsafe extern "C" fn(*mut Base, *const c_char, *const u8) -> herr_t>,
+    fapl_size: usize,
+    fapl_get: Option<unsafe extern "C" fn(*mut Base) -> *mut c_void>,
+    fapl_copy: Option<unsafe extern "C" fn(*const c_void) -> *mut c_void>,
+    fapl_free: Option<unsafe extern "C" fn(*mut c_void) -> herr_t>,
+    dxpl_size: usize,
+    dxpl_copy: Option<unsafe extern "C" fn(*const c_void) -> *mut c_void>,
+    dxpl_free: Option<unsafe extern "C" fn(*mut c_void) -> herr_t>,
+    open: Option<unsafe extern "C" fn(*const c_char, c_uint, hid_t, haddr_t) -> *mut Base>,
+    close: Option<unsafe extern "C" fn(*mut Base) -> herr_t>,
+    cmp: Option<unsafe extern "C" fn(*const Base, *const Base) -> c_int>,
+    query: Option<unsafe extern "C" fn(*const Base, *mut c_ulong) -> herr_t>,
+    get_type_map: Option<unsafe extern "C" fn(*const Base, *mut MemType) -> herr_t>,
+    alloc: Option<unsafe extern "C" fn(*mut Base, MemType, hid_t, hsize_t) -> haddr_t>,
+    free: Option<unsafe extern "C" fn(*mut Base, MemType, hid_t, haddr_t, hsize_t) -> herr_t>,
+    get_eoa: Option<unsafe extern "C" fn(*const Base, MemType) -> haddr_t>,
+    set_eoa: Option<unsafe extern "C" fn(*mut Base, MemType, haddr_t) -> herr_t>,
+    get_eof: Option<unsafe extern "C" fn(*const Base, MemType) -> haddr_t>,
+    get_handle: Option<unsafe extern "C" fn(*mut Base, hid_t, *mut *mut c_void) -> herr_t>,
+    read: Option<unsafe extern "C" fn(*mut Base, MemType, hid_t, haddr_t, usize, *mut c_void) -> herr_t>,
+    write: Option<unsafe extern "C" fn(*mut Base, MemType, hid_t, haddr_t, usize, *const c_void) -> herr_t>,
+    flush: Option<unsafe extern "C" fn(*mut Base, hid_t, bool) -> herr_t>,
+    truncate: Option<unsafe extern "C" fn(*mut Base, hid_t, bool) -> herr_t>,
+    lock: Option<unsafe extern "C" fn(*mut Base, bool) -> herr_t>,
+    unlock: Option<unsafe extern "C" fn(*mut Base) -> herr_t>,
+    fl_map: [MemType; 7],
+}
+
+// SAFETY: the class is immutable static data; its one pointer is to a static C string.
+unsafe impl Sync for Class {}
+
+/// `struct H5FD_t` of HDF5 1.10: the part of an open file HDF5 owns.
+#[repr(C)]
+struct Base {
+    driver_id: hid_t,
+    cls: *const Class,
+    fileno: c_ulong,
+    access_flags: c_uint,
+    feature_flags: c_ulong,
+    maxaddr: haddr_t,
+    base_addr: haddr_t,
+    threshold: hsize_t,
+    alignment: hsize_t,
+    paged_aggr: bool,
+}
+
+/// An open file: HDF5's part first, then ours.
+#[repr(C)]
+struct Open {
+    base: Base,
+    file: File,
+    dev: u64,
+    ino: u64,
+    eoa: u64,
+    /// The file's size on disk.
+    eof: u64,
+    /// The length HDF5 truncated to, when that lies below the committed end.
+    truncated: Option<u64>,
+    pages: BTreeMap<u64, Page>,
+    session: *const Session,
+}
+
+/// One deferred page: its contents on disk (below the committed end) and the new ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Page {
+    pub old: Vec<u8>,
+    pub new: Vec<u8>,
+}
+
+/// What a closed file leaves for the commit.
+#[derive(Debug, Default)]
+pub(crate) struct Pending {
+    /// Deferred pages by file offset.
+    pub pages: BTreeMap<u64, Page>,
+    /// The length the file must have once committed.
+    pub len: u64,
+}
+
+/// What the driver shares with the transaction that opened it.
+#[derive(Debug, Default)]
+pub(crate) struct Session {
+    /// Bytes below this offset are only changed at commit.
+    pub committed_end: u64,
+    pub pending: RefCell<Option<Pending>>,
+    /// The first I/O error of a callback (HDF5 only learns that the call failed).
+    pub error: RefCell<Option<std::io::Error>>,
+}
+
+impl Session {
+    fn fail(&self, e: std::io::Error) -> herr_t {
+        self.error.borrow_mut().get_or_insert(e);
+        -1
+    }
+}
+
+/// The driver information passed through the file-access list (copied by HDF5).
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Config {
+    session: *const Session,
+}
+
+static CLASS: Class = Class {
+    name: c"bsb_overlay".as_ptr(),
+    maxaddr: (1u64 << 63) - 1,
+    fc_degree: H5F_close_degree_t::H5F_CLOSE_WEAK,
+    terminate: None,
+    sb_size: None,
+    sb_encode: None,
+    sb_decode: None,
+    fapl_size: std::mem::size_of::<Config>(),
+    fapl_get: None,
+    fapl_copy: None,
+    fapl_free: None,
+    dxpl_size: 0,
+    dxpl_copy: None,
+    dxpl_free: None,
+    open: Some(open),
+    close: Some(close),
+    cmp: Some(cmp),
+    query: Some(query),
+    get_type_map: None,
+    alloc: None,
+    free: None,
+    get_eoa: Some(get_eoa),
+    set_eoa: Some(set_eoa),
+    get_eof: Some(get_eof),
+    get_handle: None,
+    read: Some(read),
+    write: Some(write),
+    flush: None,
+    truncate: Some(truncate),
+    lock: None,
+    unlock: None,
+    fl_map: [MEM_SUPER, MEM_SUPER, MEM_SUPER, MEM_DRAW, MEM_DRAW, MEM_SUPER, MEM_SUPER],
+};
+
+unsafe extern "C" {
+    fn H5FDregister(cls: *const Class) -> hid_t;
+    fn H5Pget_driver_info(plist: hid_t) -> *const c_void;
+}
+
+/// Registers the driver once (under the HDF5 lock); checks HDF5 is 1.10.
+fn driver() -> Result<hid_t> {
+    static ID: OnceLock<std::result::Result<hid_t, String>> = OnceLock::new();
+    let id = ID.get_or_init(|| {
+        let (mut major, mut minor, mut release) = (0, 0, 0);
+        // SAFETY: plain out-parameters; the class is static and laid out as 1.10 expects.
+        unsafe {
+            H5get_libversion(&raw mut major, &raw mut minor, &raw mut release);
+            if (major, minor) != (1, 10) {
+                return Err(format!("the crash-safe file driver is built for HDF5 1.10, found {major}.{minor}.{release}"));
+            }
+            let id = H5FDregister(&raw const CLASS);
+            if id < 0 { Err("HDF5 refused to register the crash-safe file driver".into()) } else { Ok(id) }
+        }
+    });
+    id.clone().map_err(|message| Error::Hdf5 { op: "register driver", object: String::new(), path: Default::default(), message })
+}
+
+/// A file-access list that opens files through this driver for `session`, which must
+/// outlive every file opened with it.
+pub(crate) fn fapl(session: &Session, base: hid_t) -> Result<Owned> {
+    let driver = driver()?;
+    let config = Config { session: std::ptr::from_ref(session) };
+    // SAFETY: copies a valid list and sets our driver with a plain-data config that HDF5
+    // copies (fapl_size bytes).
+    unsafe {
+        let fapl = Owned::plist(hdf5_sys::h5p::H5Pcopy(base))?;
+        setup(H5Pset_driver(fapl.id(), driver, (&raw const config).cast()), "set crash-safe driver")?;
+        Ok(fapl)
+    }
+}
+
+/// # Safety
+/// `file` is a pointer this driver's `open` returned.
+unsafe fn state<'a>(file: *const Base) -> &'a mut Open {
+    // SAFETY: `Open` starts with `Base` (repr(C)), and HDF5 hands back our pointer.
+    unsafe { &mut *file.cast::<Open>().cast_mut() }
+}
+
+unsafe extern "C" fn open(name: *const c_char, flags: c_uint, fapl: hid_t, _maxaddr: haddr_t) -> *mut Base {
+    // SAFETY: HDF5 passes a NUL-terminated name and a list holding our config.
+    let (path, config) = unsafe {
+        let config = H5Pget_driver_info(fapl).cast::<Config>();
+        if config.is_null() {
+            return std::ptr::null_mut();
+        }
+        (std::ffi::CStr::from_ptr(name).to_string_lossy().into_owned(), *config)
+    };
+    // SAFETY: the session outlives the files it opens (see `fapl`).
+    let session = unsafe { &*config.session };
+    let mut options = OpenOptions::new();
+    options.read(true).write(flags & H5F_ACC_RDWR != 0);
+    if flags & H5F_ACC_CREAT != 0 {
+        options.create(true);
+    }
+    if flags & H5F_ACC_TRUNC != 0 {
+        options.truncate(true);
+    }
+    if flags & H5F_ACC_EXCL != 0 {
+        options.create_new(true);
+    }
+    let opened = options.open(&path).and_then(|file| file.metadata().map(|m| (file, m)));
+    let (file, meta) = match opened {
+        Ok(x) => x,
+        Err(e) => {
+            session.fail(e);
+            return std::ptr::null_mut();
+        }
+    };
+    // SAFETY: a zeroed `Base` is what HDF5 expects a driver to hand over; HDF5 fills it.
+    let base: Base = unsafe { std::mem::zeroed() };
+    let open = Open {
+        base,
+        file,
+        dev: meta.dev(),
+        ino: meta.ino(),
+        eoa: 0,
+        eof: meta.len(),
+        truncated: None,
+        pages: BTreeMap::new(),
+        session: config.session,
+    };
+    Box::into_raw(Box::new(open)).cast::<Base>()
+}
+
+unsafe extern "C" fn close(file: *mut Base) -> herr_t {
+    // SAFETY: `file` came from `open` and is closed once.
+    let open = unsafe { Box::from_raw(file.cast::<Open>()) };
+    // SAFETY: the session outlives its files.
+    let session = unsafe { &*open.session };
+    let len = open.truncated.unwrap_or(open.eof);
+    *session.pending.borrow_mut() = Some(Pending { pages: open.pages, len });
+    0
+}
+
+unsafe extern "C" fn cmp(a: *const Base, b: *const Base) -> c_int {
+    // SAFETY: both come from `open`.
+    let (a, b) = unsafe { (state(a), state(b)) };
+    match (a.dev, a.ino).cmp(&(b.dev, b.ino)) {
+        std::cmp::Ordering::Less => -1,
+        std::cmp::Ordering::Equal => 0,
+        std::cmp::Ordering::Greater => 1,
+    }
+}
+
+unsafe extern "C" fn query(_file: *const Base, flags: *mut c_ulong) -> herr_t {
+    // Aggregate and accumulate metadata, sieve raw data, aggregate small data: as sec2.
+    // SAFETY: HDF5 passes a valid out-pointer.
+    unsafe {
+        *flags = 0x01 | 0x02 | 0x04 | 0x08 | 0x10;
+    }
+    0
+}
+
+unsafe extern "C" fn get_eoa(file: *const Base, _type: MemType) -> haddr_t {
+    // SAFETY: from `open`.
+    unsafe { state(file) }.eoa
+}
+
+unsafe extern "C" fn set_eoa(file: *mut Base, _type: MemType, addr: haddr_t) -> herr_t {
+    // SAFETY: from `open`.
+    unsafe { state(file) }.eoa = addr;
+    0
+}
+
+unsafe extern "C" fn get_eof(file: *const Base, _type: MemType) -> haddr_t {
+    // SAFETY: from `open`.
+    unsafe { state(file) }.eof
+}
+
+unsafe extern "C" fn read(file: *mut Base, _type: MemType, _dxpl: hid_t, addr: haddr_t, size: usize, buf: *mut c_void) -> herr_t {
+    // SAFETY: from `open`; HDF5 passes a buffer of `size` bytes.
+    let (open, buf) = unsafe { (state(file), std::slice::from_raw_parts_mut(buf.cast::<u8>(), size)) };
+    // SAFETY: the session outlives its files.
+    let session = unsafe { &*open.session };
+    match open.read(addr, buf, session.committed_end) {
+        Ok(()) => 0,
+        Err(e) => session.fail(e),
+    }
+}
+
+unsafe extern "C" fn write(file: *mut Base, _type: MemType, _dxpl: hid_t, addr: haddr_t, size: usize, buf: *const c_void) -> herr_t {
+    // SAFETY: from `open`; HDF5 passes a buffer of `size` bytes.
+    let (open, buf) = unsafe { (state(file), std::slice::from_raw_parts(buf.cast::<u8>(), size)) };
+    // SAFETY: the session outlives its files.
+    let session = unsafe { &*open.session };
+    match open.write(addr, buf, session.committed_end) {
+        Ok(()) => 0,
+        Err(e) => session.fail(e),
+    }
+}
+
+unsafe extern "C" fn truncate(file: *mut Base, _dxpl: hid_t, _closing: bool) -> herr_t {
+    // SAFETY: from `open`.
+    let open = unsafe { state(file) };
+    // SAFETY: the session outlives its files.
+    let session = unsafe { &*open.session };
+    if open.eoa < session.committed_end {
+        open.truncated = Some(open.eoa);
+        return 0;
+    }
+    open.truncated = None;
+    if open.eoa != open.eof {
+        if let Err(e) = open.file.set_len(open.eoa) {
+            return session.fail(e);
+        }
+        open.eof = open.eoa;
+    }
+    0
+}
+
+impl Open {
+    /// Reads `[addr, addr + buf.len())`: deferred pages from memory, the rest from disk,
+    /// zeros past the end of the file.
+    fn read(&mut self, addr: u64, buf: &mut [u8], committed_end: u64) -> std::io::Result<()> {
+        let mut done = 0usize;
+        while done < buf.len() {
+            let pos = addr + done as u64;
+            let page = pos / PAGE * PAGE;
+            let end = if pos < committed_end { (page + PAGE).min(committed_end) } else { u64::MAX };
+            let n = usize::try_from((end - pos).min((buf.len() - done) as u64)).unwrap_or(usize::MAX);
+            let out = &mut buf[done..done + n];
+            match self.pages.get(&page).filter(|_| pos < committed_end) {
+                Some(p) => {
+                    let at = usize::try_from(pos - page).unwrap_or(0);
+                    out.copy_from_slice(&p.new[at..at + n]);
+                }
+                None => read_or_zero(&self.file, pos, out)?,
+            }
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Writes `buf` at `addr`: bytes below the committed end into deferred pages, the
+    /// rest straight to the file.
+    fn write(&mut self, addr: u64, buf: &[u8], committed_end: u64) -> std::io::Result<()> {
+        let mut done = 0usize;
+        while done < buf.len() {
+            let pos = addr + done as u64;
+            if pos >= committed_end {
+                self.file.write_all_at(&buf[done..], pos)?;
+                self.eof = self.eof.max(addr + buf.len() as u64);
+                return Ok(());
+            }
+            let page = pos / PAGE * PAGE;
+            let page_end = (page + PAGE).min(committed_end);
+            let n = usize::try_from((page_end - pos).min((buf.len() - done) as u64)).unwrap_or(usize::MAX);
+            if !self.pages.contains_key(&page) {
+                let mut old = vec![0u8; usize::try_from(page_end - page).unwrap_or(0)];
+                read_or_zero(&self.file, page, &mut old)?;
+                self.pages.insert(page, Page { new: old.clone(), old });
+            }
+            let p = self.pages.get_mut(&page).expect("just inserted");
+            let at = usize::try_from(pos - page).unwrap_or(0);
+            p.new[at..at + n].copy_from_slice(&buf[done..done + n]);
+            done += n;
+        }
+        Ok(())
+    }
+}
+
+/// Reads at `pos`, filling with zeros what lies past the end of the file.
+fn read_or_zero(file: &File, pos: u64, out: &mut [u8]) -> std::io::Result<()> {
+    let mut done = 0;
+    while done < out.len() {
+        match file.read_at(&mut out[done..], pos + done as u64)? {
+            0 => {
+                out[done..].fill(0);
+                return Ok(());
+            }
+            n => done += n,
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open_file(content: &[u8]) -> (tempfile::TempDir, Open) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, content).unwrap();
+        let file = OpenOptions::new().read(true).write(true).open(&path).unwrap();
+        // SAFETY: a zeroed Base, as HDF5 would receive it.
+        let base: Base = unsafe { std::mem::zeroed() };
+        let open = Open { base, file, dev: 0, ino: 0, eoa: 0, eof: content.len() as u64, truncated: None, pages: BTreeMap::new(), session: std::ptr::null() };
+        (dir, open)
+    }
+
+    #[test]
+    fn writes_below_the_committed_end_stay_in_memory() {
+        let (dir, mut f) = open_file(&[1u8; 10_000]);
+        f.write(4090, &[7u8; 20], 8192).unwrap();
+        assert_eq!(std::fs::read(dir.path().join("f")).unwrap(), vec![1u8; 10_000], "disk untouched");
+        let mut back = [0u8; 30];
+        f.read(4085, &mut back, 8192).unwrap();
+        assert_eq!(&back[..5], &[1; 5]);
+        assert_eq!(&back[5..25], &[7; 20]);
+        assert_eq!(&back[25..], &[1; 5]);
+        assert_eq!(f.pages.len(), 2, "the write spans two pages");
+        assert_eq!(f.pages[&0].old, vec![1u8; 4096]);
+    }
+
+    #[test]
+    fn writes_past_the_committed_end_go_to_disk_and_split_at_it() {
+        let (dir, mut f) = open_file(&[1u8; 8192]);
+        f.write(8000, &[9u8; 400], 8100).unwrap();
+        let disk = std::fs::read(dir.path().join("f")).unwrap();
+        assert_eq!(disk.len(), 8400);
+        assert_eq!(&disk[8000..8100], &[1u8; 100], "below the committed end: deferred");
+        assert_eq!(&disk[8100..8400], &[9u8; 300], "past it: written");
+        assert_eq!(f.pages[&4096].new.len(), 8100 - 4096, "the last page stops at the committed end");
+        let mut back = [0u8; 500];
+        f.read(8000, &mut back, 8100).unwrap();
+        assert_eq!(&back[..400], &[9u8; 400]);
+        assert_eq!(&back[400..], &[0u8; 100], "zeros past the end of the file");
+    }
+}
