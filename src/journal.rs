@@ -209,15 +209,19 @@ impl Transaction {
     }
 
     /// Commits: syncs the new bytes, journals and applies the deferred pages, deletes the
-    /// journal. Returns the file's size.
-    pub(crate) fn commit(mut self) -> Result<u64> {
+    /// journal. Returns the file's size. `halfway` runs when half of the pages are applied
+    /// (fault-injection tests hook in there); an error there, or any other, rolls back.
+    pub(crate) fn commit(mut self, halfway: &dyn Fn() -> Result<()>) -> Result<u64> {
         let pending = self.session.pending.borrow_mut().take().unwrap_or_default();
         let path = self.path.clone();
         let file = OpenOptions::new().write(true).open(&path).map_err(|e| Error::io("open", &path, e))?;
         file.sync_all().map_err(|e| Error::io("sync", &path, e))?;
         if let Some(journal) = &mut self.journal {
             seal(journal, &pending).map_err(|e| Error::io("write journal", journal_path(&path), e))?;
-            for (offset, page) in &pending.pages {
+            for (i, (offset, page)) in pending.pages.iter().enumerate() {
+                if i == pending.pages.len() / 2 {
+                    halfway()?;
+                }
                 file.write_all_at(&page.new, *offset).map_err(|e| Error::io("write", &path, e))?;
             }
             if pending.len != file.metadata().map_err(|e| Error::io("stat", &path, e))?.len() {
@@ -249,18 +253,15 @@ fn seal(journal: &mut File, pending: &Pending) -> std::io::Result<()> {
 }
 
 impl Drop for Transaction {
-    /// An uncommitted change is rolled back: the file is cut back to its committed size
-    /// (its committed bytes were never touched) and the journal removed.
+    /// An uncommitted change is rolled back as [`recover`] would: journaled pages are
+    /// restored if the journal was sealed, and the file is cut to its committed size.
     fn drop(&mut self) {
-        if self.done || self.journal.is_none() {
+        if self.done || self.journal.take().is_none() {
             return;
         }
-        if let Ok(file) = OpenOptions::new().write(true).open(&self.path) {
-            let _ = file.set_len(self.session.committed_end);
-            let _ = file.sync_all();
+        if let Err(e) = recover(&self.path) {
+            eprintln!("warning: could not roll back the unfinished change to '{}': {e}", self.path.display());
         }
-        let _ = std::fs::remove_file(journal_path(&self.path));
-        sync_dir(&self.path);
     }
 }
 
@@ -283,8 +284,21 @@ mod tests {
         assert!(journal_path(&path).exists());
         std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"cccc").unwrap();
         *t.session.pending.borrow_mut() = Some(pending(&[(0, b"aaaa", b"AAAA")], 12));
-        assert_eq!(t.commit().unwrap(), 12);
+        assert_eq!(t.commit(&|| Ok(())).unwrap(), 12);
         assert_eq!(std::fs::read(&path).unwrap(), b"AAAAbbbbcccc");
+        assert!(!journal_path(&path).exists());
+    }
+
+    #[test]
+    fn a_commit_failing_halfway_is_rolled_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.nio");
+        std::fs::write(&path, b"aaaabbbb").unwrap();
+        let t = Transaction::begin(&path).unwrap();
+        *t.session.pending.borrow_mut() = Some(pending(&[(0, b"aaaa", b"AAAA"), (4, b"bbbb", b"BBBB")], 8));
+        let failed = t.commit(&|| Err(Error::Usage("boom".into())));
+        assert!(failed.is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), b"aaaabbbb", "the page applied before the failure is restored");
         assert!(!journal_path(&path).exists());
     }
 

@@ -14,6 +14,7 @@
 //! | [`provenance`] | the provenance object (schema 1) and host facts |
 //! | [`recorder`] | the [`Recorder`] trait, closure recorders, and the [`FlushContext`] they fill |
 //! | [`result`] | [`SimulationResult`]: collective flush, marks and write |
+//! | [`stream`] | [`StreamingResult`]: each flush written into the file as it happens |
 //! | `parallel` | agreement on errors across ranks, gathering descriptions, the pure layout planner |
 //! | `writer` | the collective write: rank 0 lays the file out, all ranks write their data |
 //! | [`journal`] | crash safety: the rollback journal, transactions and recovery |
@@ -56,6 +57,7 @@ mod parallel;
 pub mod provenance;
 pub mod recorder;
 pub mod result;
+pub mod stream;
 mod target;
 mod writer;
 
@@ -65,7 +67,8 @@ pub use model::{AnalogSignal, Annotations, Block, Segment, SpikeTrain, Value};
 pub use provenance::{Provenance, RunInfo};
 pub use recorder::{FlushContext, Meta, Recorder, RecorderError};
 pub use result::{FlushReport, RecorderFailure, SimulationResult};
-pub use writer::{FileMode, Progress, WriteOptions, WriteSummary};
+pub use stream::{StreamOptions, Streamed, StreamingResult};
+pub use writer::{Fault, FaultPoint, FileMode, Progress, WriteOptions, WriteSummary};
 
 /// The README's Rust examples compile as doctests.
 #[cfg(doctest)]

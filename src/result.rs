@@ -26,6 +26,8 @@ pub struct SimulationResult {
     provenance: Provenance,
     recorders: Vec<Box<dyn Recorder>>,
     segments: Vec<Segment>,
+    /// Checkpoints flushed so far (streamed ones are no longer in `segments`).
+    checkpoints: usize,
     segment_id: Option<String>,
     t_cursor: f64,
     started: Option<Instant>,
@@ -107,6 +109,7 @@ impl SimulationResult {
             provenance,
             recorders: Vec::new(),
             segments: Vec::new(),
+            checkpoints: 0,
             segment_id: None,
             t_cursor: 0.0,
             started: None,
@@ -249,7 +252,7 @@ impl SimulationResult {
         let t_start_ms = self.t_cursor;
         let valid = if !t_stop_ms.is_finite() || t_stop_ms < t_start_ms {
             Err(Error::invalid(
-                format!("checkpoint {}", self.segments.len()),
+                format!("checkpoint {}", self.checkpoints),
                 format!("t_stop_ms {t_stop_ms} must be finite and not before the previous checkpoint's end {t_start_ms}"),
             ))
         } else {
@@ -258,7 +261,7 @@ impl SimulationResult {
         self.comm.agree(Step::Flush, valid)?;
         let drawn = uuid::Uuid::new_v4().to_string().into_bytes();
         let segment_id = String::from_utf8_lossy(&self.comm.broadcast_bytes(0, drawn)).into_owned();
-        let checkpoint_index = self.segments.len();
+        let checkpoint_index = self.checkpoints;
         let mut segment = Segment { rec_datetime: Some(nix_time(chrono::Utc::now())), ..Segment::default() };
         segment.annotations = Annotations::from_iter([
             ("segment_id", Value::Str(segment_id.clone())),
@@ -278,6 +281,7 @@ impl SimulationResult {
             failures,
         };
         self.segments.push(segment);
+        self.checkpoints += 1;
         self.t_cursor = t_stop_ms;
         Ok(report)
     }
@@ -346,23 +350,53 @@ impl SimulationResult {
         self.write_with(path, mode, &WriteOptions::default())
     }
 
-    /// [`write`](SimulationResult::write) with options (progress, property sharing).
+    /// [`write`](SimulationResult::write) with options (progress, property sharing, MPI-IO hints).
     ///
     /// # Collective
     /// # Errors
     /// As [`SimulationResult::write`].
     pub fn write_with(&mut self, path: impl AsRef<Path>, mode: FileMode, options: &WriteOptions<'_>) -> Result<WriteSummary> {
-        let annotations = self.block_annotations();
-        let created_at = self
-            .provenance
+        let run_annotations = self.block_annotations();
+        let created_at = self.run_created_at();
+        let name = self.name.clone();
+        let run = Run { name: &name, annotations: &run_annotations, created_at: &created_at };
+        let segments = std::mem::take(&mut self.segments);
+        let written = self.transact(path.as_ref(), mode, Job::NewBlock(&run), &segments, options);
+        self.segments = segments;
+        written.map(|w| w.summary)
+    }
+
+    /// The NIX time the run started (the Block's `created_at`).
+    pub(crate) fn run_created_at(&self) -> String {
+        self.provenance
             .started_at
             .as_deref()
             .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
-            .map_or_else(|| self.created_at.clone(), |t| nix_time(t.to_utc()));
-        let run = Run { name: &self.name, annotations: &annotations, created_at: &created_at };
+            .map_or_else(|| self.created_at.clone(), |t| nix_time(t.to_utc()))
+    }
+
+    /// One collective write of `segments` and `job` (see [`writer::transact`]).
+    pub(crate) fn transact(
+        &mut self,
+        path: &Path,
+        mode: FileMode,
+        job: Job<'_>,
+        segments: &[Segment],
+        options: &WriteOptions<'_>,
+    ) -> Result<writer::Written> {
         let devices: Vec<String> = self.recorders.iter().map(|r| r.device().name().to_owned()).collect();
-        let written = writer::transact(&mut self.comm, path.as_ref(), mode, Job::NewBlock(&run), &devices, &self.segments, options)?;
-        Ok(written.summary)
+        writer::transact(&mut self.comm, path, mode, job, &devices, segments, options)
+    }
+
+    /// Hands the buffered segments over (streaming frees them once written).
+    pub(crate) fn take_segments(&mut self) -> Vec<Segment> {
+        std::mem::take(&mut self.segments)
+    }
+
+    /// Agrees on a check that rank 0 makes alone (a path, say).
+    pub(crate) fn agree_on_root(&mut self, check: impl FnOnce() -> Result<()>) -> Result<()> {
+        let local = if self.comm.is_root() { check() } else { Ok(()) };
+        self.comm.agree(Step::Write, local)
     }
 }
 

@@ -30,14 +30,7 @@ impl Target {
     /// [`Error::Format`] when `rw` finds a file that is not NIX; [`Error::Usage`] when
     /// another program has the file open for writing.
     pub(crate) fn open(path: &Path, mode: FileMode) -> Result<Target> {
-        let dir = parent_dir(path);
-        if !dir.is_dir() {
-            let e = std::io::Error::new(std::io::ErrorKind::NotFound, format!("directory '{}' does not exist", dir.display()));
-            return Err(Error::io("create", path, e));
-        }
-        if path.is_dir() {
-            return Err(Error::io("create", path, std::io::Error::new(std::io::ErrorKind::IsADirectory, "the path is a directory")));
-        }
+        check(path)?;
         if mode == FileMode::Append && path.exists() {
             journal::recover(path)?;
             runs::check_nix(path)?;
@@ -82,9 +75,10 @@ impl Target {
     }
 
     /// Commits the change and, for a new file, moves it to its final name (replacing an
-    /// older file only now). Returns the file's size.
-    pub(crate) fn commit(mut self) -> Result<u64> {
-        let size = self.txn.commit()?;
+    /// older file only now). Returns the file's size. `halfway` runs in the middle of the
+    /// commit (fault-injection tests hook in there).
+    pub(crate) fn commit(mut self, halfway: &dyn Fn() -> Result<()>) -> Result<u64> {
+        let size = self.txn.commit(halfway)?;
         if let Some(temp) = self.temp.take() {
             refuse_if_written(&self.path)?;
             temp.persist(&self.path)?;
@@ -95,6 +89,22 @@ impl Target {
         }
         Ok(size)
     }
+}
+
+/// Checks that `path` can name a results file: its directory exists and it is no directory.
+///
+/// # Errors
+/// [`Error::Io`] naming the path.
+pub(crate) fn check(path: &Path) -> Result<()> {
+    let dir = parent_dir(path);
+    if !dir.is_dir() {
+        let e = std::io::Error::new(std::io::ErrorKind::NotFound, format!("directory '{}' does not exist", dir.display()));
+        return Err(Error::io("create", path, e));
+    }
+    if path.is_dir() {
+        return Err(Error::io("create", path, std::io::Error::new(std::io::ErrorKind::IsADirectory, "the path is a directory")));
+    }
+    Ok(())
 }
 
 /// Refuses a file that another program holds open for writing (an exclusive lock).

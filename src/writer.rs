@@ -66,11 +66,54 @@ pub struct WriteOptions<'a> {
     /// MPI-IO hints for the ranks' data phase (`striping_factor`, `striping_unit`,
     /// `romio_cb_write`, ...), as `(key, value)`; passed to `MPI_File_open`.
     pub mpio_hints: &'a [(String, String)],
+    /// A fault to inject (fault-injection tests only).
+    #[doc(hidden)]
+    pub fault: Option<Fault>,
 }
 
 impl Default for WriteOptions<'_> {
     fn default() -> Self {
-        WriteOptions { progress: None, share_properties: true, mpio_hints: &[] }
+        WriteOptions { progress: None, share_properties: true, mpio_hints: &[], fault: None }
+    }
+}
+
+/// Where a fault-injection test stops or breaks a write.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultPoint {
+    /// Rank 0, after laying out the segments, before closing the file.
+    Layout,
+    /// The faulty rank, after writing half of its data.
+    Data,
+    /// Rank 0, after sealing the journal and applying half of the changed pages.
+    Commit,
+}
+
+/// A fault to inject: pause (so that a test can kill the job right there) or fail with an
+/// I/O error, on `rank` at `point` of the write numbered `write` (0 = the first).
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fault {
+    pub rank: i32,
+    pub write: usize,
+    pub point: FaultPoint,
+    pub pause: bool,
+}
+
+/// Trips `fault` if it is set for this rank and point: prints `PAUSED` and sleeps
+/// forever, or returns an injected I/O error on `path`.
+pub(crate) fn trip(fault: Option<Fault>, rank: i32, point: FaultPoint, path: &Path) -> Result<()> {
+    match fault {
+        Some(f) if f.rank == rank && f.point == point => {
+            if f.pause {
+                eprintln!("PAUSED at {point:?} on rank {rank}");
+                loop {
+                    std::thread::sleep(Duration::from_secs(3600));
+                }
+            }
+            Err(Error::io("write", path, std::io::Error::other(format!("injected fault at {point:?}"))))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -129,6 +172,28 @@ pub struct WriteSummary {
     pub peak_memory_by_rank: Vec<u64>,
     /// The whole write, agreement included.
     pub seconds: f64,
+}
+
+impl WriteSummary {
+    /// Adds another write of the same file (a stream's checkpoints): counts and times add
+    /// up, the file size is the latest, peak memory the highest.
+    pub fn add(&mut self, other: &WriteSummary) {
+        let sum = |a: &mut Vec<u64>, b: &[u64], f: fn(u64, u64) -> u64| {
+            a.resize(a.len().max(b.len()), 0);
+            a.iter_mut().zip(b).for_each(|(x, y)| *x = f(*x, *y));
+        };
+        self.objects += other.objects;
+        self.segments += other.segments;
+        self.data_bytes += other.data_bytes;
+        sum(&mut self.data_bytes_by_rank, &other.data_bytes_by_rank, u64::saturating_add);
+        sum(&mut self.peak_memory_by_rank, &other.peak_memory_by_rank, u64::max);
+        self.file_bytes = other.file_bytes;
+        self.metadata_seconds += other.metadata_seconds;
+        self.data_seconds += other.data_seconds;
+        self.data_seconds_by_rank.resize(self.data_seconds_by_rank.len().max(other.data_seconds_by_rank.len()), 0.0);
+        self.data_seconds_by_rank.iter_mut().zip(&other.data_seconds_by_rank).for_each(|(x, y)| *x += y);
+        self.seconds += other.seconds;
+    }
 }
 
 /// The run-level content of a new Block.
@@ -200,13 +265,16 @@ pub(crate) fn transact(
         let payloads: Vec<Payload> = postcard::from_bytes(&mine).map_err(|e| Error::Collective(format!("payload list unreadable: {e}")))?;
         let visible = std::fs::OpenOptions::new().write(true).open(&write_path).map(drop).map_err(|e| Error::io("open for writing", &write_path, e));
         comm.agree(Step::Data, visible)?;
-        let filled = fill(comm, &write_path, options.mpio_hints, &payloads, segments);
+        let filled = fill(comm, &write_path, options, &payloads, segments);
         comm.agree(Step::Data, filled)?;
     }
     let data_seconds = data_start.elapsed().as_secs_f64();
 
     let committed = match laid {
-        Some(l) => l.target.commit().map(|size| (size, Some(l.block))),
+        Some(l) => {
+            let halfway = || trip(options.fault, 0, FaultPoint::Commit, path);
+            l.target.commit(&halfway).map(|size| (size, Some(l.block)))
+        }
         None => Ok((0, None)),
     };
     let (file_bytes, block) = comm.agree(Step::Commit, committed)?;
@@ -234,10 +302,11 @@ pub(crate) fn transact(
 }
 
 /// This rank's data phase: the values of its payloads, written at their offsets.
-fn fill(comm: &Comm, path: &Path, hints: &[(String, String)], payloads: &[Payload], segments: &[Segment]) -> Result<()> {
+fn fill(comm: &Comm, path: &Path, options: &WriteOptions<'_>, payloads: &[Payload], segments: &[Segment]) -> Result<()> {
     let data: Vec<_> = payloads.iter().map(|p| payload_data(segments, p)).collect::<Result<_>>()?;
     let pieces: Vec<(u64, &[u8])> = payloads.iter().zip(&data).map(|(p, d)| (p.offset, mpio::bytes_of(&d.nums()))).collect();
-    mpio::write_at(comm, path, hints, &pieces).map(drop)
+    let halfway = || trip(options.fault, comm.rank(), FaultPoint::Data, path);
+    mpio::write_at(comm, path, options.mpio_hints, &pieces, &halfway).map(drop)
 }
 
 /// `(objects, data bytes)` of this rank's buffers.
@@ -318,6 +387,7 @@ fn lay_out(
             layout::write_segment(&handles, &kit, &job)?;
         }
         ticker.finish();
+        trip(options.fault, 0, FaultPoint::Layout, path)?;
         drop(handles);
         file.close()?;
         Ok(block)

@@ -15,8 +15,8 @@ use std::ops::Range;
 use bsb_results::contract::{self, keys};
 use bsb_results::model::AnalogSignal;
 use bsb_results::{
-    Annotations, CellTarget, Device, Direction, FileMode, FlushContext, Meta, RecorderError, RunInfo, SimulationResult, SpikeTrain,
-    Value, WriteOptions, WriteSummary, multiplex,
+    Annotations, CellTarget, Device, Direction, Fault, FaultPoint, FileMode, FlushContext, Meta, RecorderError, RunInfo,
+    SimulationResult, SpikeTrain, StreamOptions, Value, WriteOptions, WriteSummary, multiplex,
 };
 use mpi::topology::Communicator;
 use serde_json::json;
@@ -74,6 +74,36 @@ pub(crate) struct Args {
     /// `romio_cb_write=enable` (collective buffering). Repeat for several.
     #[arg(long = "mpio-hint", value_name = "KEY=VALUE", value_parser = parse_hint)]
     mpio_hints: Vec<(String, String)>,
+    /// Write each checkpoint into the file as it is flushed (crash-safe: a run killed
+    /// after checkpoint k leaves checkpoints 0..k), instead of all at the end.
+    #[arg(long)]
+    stream: bool,
+    /// Wall-clock milliseconds each checkpoint spends "computing" (a sleep), to mimic a
+    /// real simulation between flushes.
+    #[arg(long, default_value_t = 0)]
+    compute_ms: u64,
+    /// Fault injection for tests: `WRITE:POINT:RANK:ACTION` with POINT layout|data|commit
+    /// and ACTION pause|fail (pause prints PAUSED and waits to be killed).
+    #[arg(long, hide = true, value_parser = parse_fault)]
+    fault: Option<Fault>,
+}
+
+/// `WRITE:POINT:RANK:ACTION` → a [`Fault`].
+fn parse_fault(s: &str) -> Result<Fault, String> {
+    let parts: Vec<&str> = s.split(':').collect();
+    let [write, point, rank, action] = parts[..] else { return Err(format!("{s:?} is not WRITE:POINT:RANK:ACTION")) };
+    let point = match point {
+        "layout" => FaultPoint::Layout,
+        "data" => FaultPoint::Data,
+        "commit" => FaultPoint::Commit,
+        other => return Err(format!("{other:?} is not layout, data or commit")),
+    };
+    let pause = match action {
+        "pause" => true,
+        "fail" => false,
+        other => return Err(format!("{other:?} is not pause or fail")),
+    };
+    Ok(Fault { write: write.parse().map_err(|e| format!("{e}"))?, point, rank: rank.parse().map_err(|e| format!("{e}"))?, pause })
 }
 
 /// `KEY=VALUE` → `(KEY, VALUE)`.
@@ -133,17 +163,39 @@ fn run(args: &Args, world: &mpi::topology::SimpleCommunicator) -> bsb_results::R
     let cells = local_cells(args.cells, u64::try_from(rank).unwrap_or(0), u64::try_from(size).unwrap_or(1));
     register(&mut result, args, cells, rank)?;
     let checkpoints = args.checkpoints.max(1);
-    for c in 1..=checkpoints {
-        let t_stop = args.duration_ms * f64::from(c) / f64::from(checkpoints);
-        result.flush_until(t_stop, &json!({ "step": (t_stop / args.resolution_ms).round() }))?;
+    let checkpoint_ends = (1..=checkpoints).map(|c| args.duration_ms * f64::from(c) / f64::from(checkpoints));
+    let state = |t: f64| json!({ "step": (t / args.resolution_ms).round() });
+    if args.stream {
+        let options = StreamOptions { share_properties: !args.no_sharing, mpio_hints: args.mpio_hints.clone(), fault: args.fault };
+        let mut stream = result.stream_with(&args.out, args.mode, options)?;
+        for t in checkpoint_ends {
+            compute(args);
+            let streamed = stream.flush_until(t, &state(t))?;
+            if rank == 0 && !args.quiet {
+                eprintln!("checkpoint {} written ({} objects, {:.3} s)", streamed.flush.checkpoint_index, streamed.write.objects, streamed.write.seconds);
+            }
+        }
+        let (_, totals) = stream.close()?;
+        return Ok(summary_json(&totals, args, size, 0.0, start.elapsed().as_secs_f64()));
+    }
+    for t in checkpoint_ends {
+        compute(args);
+        result.flush_until(t, &state(t))?;
     }
     result.mark_finished(None, None)?;
     let simulate_seconds = start.elapsed().as_secs_f64();
     let reporter = Reporter::new("laying out", rank == 0 && !args.quiet);
     let progress = |done, total| reporter.update(done, total);
-    let options = WriteOptions { progress: Some(&progress), share_properties: !args.no_sharing, mpio_hints: &args.mpio_hints };
+    let options = WriteOptions { progress: Some(&progress), share_properties: !args.no_sharing, mpio_hints: &args.mpio_hints, fault: args.fault };
     let summary = result.write_with(&args.out, args.mode, &options)?;
     Ok(summary_json(&summary, args, size, simulate_seconds, start.elapsed().as_secs_f64()))
+}
+
+/// Spends `--compute-ms` of wall-clock time, as a simulator computing a checkpoint would.
+fn compute(args: &Args) {
+    if args.compute_ms > 0 {
+        std::thread::sleep(std::time::Duration::from_millis(args.compute_ms));
+    }
 }
 
 fn summary_json(s: &WriteSummary, args: &Args, ranks: i32, simulate_seconds: f64, seconds: f64) -> serde_json::Value {

@@ -22,7 +22,9 @@ use hdf5_sys::h5s::H5Sclose;
 use hdf5_sys::h5t::H5Tclose;
 
 pub(crate) use kit::{GroupKind, Kit, NumType, Nums};
-pub(crate) use overlay::{Page, Pending, Session, fapl as overlay_fapl};
+#[cfg(test)]
+pub(crate) use overlay::Page;
+pub(crate) use overlay::{Pending, Session, fapl as overlay_fapl};
 pub(crate) use read::{Attr, Data};
 
 use crate::error::{Error, Result};

@@ -75,7 +75,7 @@ impl Drop for Info {
 }
 
 /// Writes `(offset, bytes)` pieces into `path`, syncs and closes it; returns the bytes
-/// written.
+/// written. `halfway` runs after half of the pieces (fault-injection tests hook in there).
 ///
 /// # Collective
 /// Every rank of `comm` calls it, with or without pieces: the open, the sync and the
@@ -83,7 +83,13 @@ impl Drop for Info {
 ///
 /// # Errors
 /// [`Error::Io`] naming the path, with MPI's error message.
-pub(crate) fn write_at(comm: &Comm, path: &Path, hints: &[(String, String)], pieces: &[(u64, &[u8])]) -> Result<u64> {
+pub(crate) fn write_at(
+    comm: &Comm,
+    path: &Path,
+    hints: &[(String, String)],
+    pieces: &[(u64, &[u8])],
+    halfway: &dyn Fn() -> Result<()>,
+) -> Result<u64> {
     let info = Info::new(hints)?;
     let name = crate::h5::cstr(&path.to_string_lossy());
     let mut fh: MPI_File = std::ptr::null_mut();
@@ -92,7 +98,13 @@ pub(crate) fn write_at(comm: &Comm, path: &Path, hints: &[(String, String)], pie
     check(opened, "open (MPI-IO) for writing", path)?;
     let mut written = 0u64;
     let mut outcome = Ok(());
-    'pieces: for (offset, bytes) in pieces {
+    'pieces: for (n, (offset, bytes)) in pieces.iter().enumerate() {
+        if n == pieces.len() / 2 {
+            outcome = halfway();
+            if outcome.is_err() {
+                break 'pieces;
+            }
+        }
         for (i, piece) in bytes.chunks(PIECE).enumerate() {
             let at = MPI_Offset::try_from(offset + (i * PIECE) as u64).unwrap_or(MPI_Offset::MAX);
             let count = c_int::try_from(piece.len()).expect("pieces are at most 1 GiB");
