@@ -54,4 +54,7 @@ for n in 1 2 4; do
   specs+=("$n=$work/mux$n.nio")
 done
 "$py" tests/neo/check_multiplex.py "$work/sim1.nio" "${specs[@]}"
+
+echo "== fault injection under mpirun -n 2 and -n 4 (kills, a lost rank, I/O errors)"
+"$py" tests/faults/faults.py --bin "$bin" --ranks 2 4 --random 5
 echo "all tests passed"

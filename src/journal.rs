@@ -209,13 +209,17 @@ impl Transaction {
     }
 
     /// Commits: syncs the new bytes, journals and applies the deferred pages, deletes the
-    /// journal. Returns the file's size. `halfway` runs when half of the pages are applied
-    /// (fault-injection tests hook in there); an error there, or any other, rolls back.
+    /// journal. Returns the file's size. `halfway` runs when half of the pages are applied,
+    /// or after the sync of a new file (fault-injection tests hook in there); an error
+    /// there, or any other, rolls back.
     pub(crate) fn commit(mut self, halfway: &dyn Fn() -> Result<()>) -> Result<u64> {
         let pending = self.session.pending.borrow_mut().take().unwrap_or_default();
         let path = self.path.clone();
         let file = OpenOptions::new().write(true).open(&path).map_err(|e| Error::io("open", &path, e))?;
         file.sync_all().map_err(|e| Error::io("sync", &path, e))?;
+        if self.journal.is_none() {
+            halfway()?;
+        }
         if let Some(journal) = &mut self.journal {
             seal(journal, &pending).map_err(|e| Error::io("write journal", journal_path(&path), e))?;
             for (i, (offset, page)) in pending.pages.iter().enumerate() {

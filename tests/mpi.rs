@@ -90,7 +90,7 @@ fn provenance_from_communicator(world: &SimpleCommunicator, _dir: &Path) -> Outc
     Ok(())
 }
 
-fn recorder_failures_are_isolated(world: &SimpleCommunicator, _dir: &Path) -> Outcome {
+fn recorder_failures_are_isolated(world: &SimpleCommunicator, dir: &Path) -> Outcome {
     let mut r = result(world, "isolation");
     let last = world.size() - 1;
     let failing_rank = r.rank() == last;
@@ -129,6 +129,9 @@ fn recorder_failures_are_isolated(world: &SimpleCommunicator, _dir: &Path) -> Ou
     check!(bare.get_str("bsb_segment_id") == Some(report.segment_id.as_str()), "stamped segment id");
     check!(bare.get("bsb_recording_kind").is_none(), "recording kind is never guessed");
     r.flush_until(200.0, &json!({})).map_err(|e| format!("the run goes on after a failure: {e}"))?;
+    let summary = r.write(dir.join("isolation.nio"), FileMode::Overwrite).map_err(|e| format!("write after a recorder panic: {e}"))?;
+    let expected = 4 * usize::try_from(world.size()).unwrap();
+    check!(summary.objects == expected, "wrote {} objects, expected {expected}", summary.objects);
     Ok(())
 }
 

@@ -1,4 +1,4 @@
-//! The command line: `simulate`, the main job.
+//! The command line: `simulate` (the main job) and `recover`.
 
 mod activity;
 mod progress;
@@ -22,6 +22,17 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Simulate(simulate::Args),
+    Recover(RecoverArgs),
+}
+
+/// Roll back a write that was killed part way (its journal `FILE-journal` is beside it).
+///
+/// Every open by this tool does this by itself; run it before opening such a file with
+/// Neo or h5py. Prints what it did; exits non-zero with a one-line error otherwise.
+#[derive(Debug, clap::Args)]
+struct RecoverArgs {
+    /// The .nio file.
+    file: std::path::PathBuf,
 }
 
 /// Parses the arguments and runs the command; errors print one line and exit non-zero.
@@ -29,5 +40,19 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Simulate(args) => simulate::main(&args),
+        Command::Recover(args) => match bsb_results::journal::recover(&args.file) {
+            Ok(true) => {
+                println!("{}: rolled back an unfinished write", args.file.display());
+                ExitCode::SUCCESS
+            }
+            Ok(false) => {
+                println!("{}: nothing to recover", args.file.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
