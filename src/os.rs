@@ -26,11 +26,24 @@ pub(crate) fn peak_memory() -> u64 {
     u64::try_from(kib).unwrap_or(0) * 1024
 }
 
+/// The memory the system can still give, in bytes (`MemAvailable` of `/proc/meminfo`).
+pub(crate) fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn platform_names_the_os() {
         assert!(super::platform().starts_with("Linux-"), "{}", super::platform());
+    }
+
+    #[test]
+    fn available_memory_is_read() {
+        assert!(super::available_memory().is_some_and(|m| m > 1 << 20));
     }
 
     #[test]

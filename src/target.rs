@@ -33,6 +33,7 @@ impl Target {
         check(path)?;
         if mode == FileMode::Append && path.exists() {
             journal::recover(path)?;
+            refuse_if_written(path)?;
             runs::check_nix(path)?;
             return Ok(Target { txn: Transaction::begin(path)?, temp: None, path: path.to_owned() });
         }

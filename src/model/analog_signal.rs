@@ -41,6 +41,30 @@ impl AnalogSignal {
         Self::start(channels.concat(), n_samples, n_channels, units.into(), sampling_period, ragged)
     }
 
+    /// Starts a signal of zeros for a recorder to fill through
+    /// [`AnalogSignalBuilder::channel_mut`], checking its size before allocating it.
+    ///
+    /// # Errors
+    /// [`Error::Validation`] when a channel would hold more than one dataset can
+    /// ([`MAX_ELEMENTS`]) or the signal would not fit in the memory available.
+    pub fn zeros(n_samples: usize, n_channels: usize, units: impl Into<String>, sampling_period: f64) -> Result<AnalogSignalBuilder> {
+        let what = || format!("analog signal of {n_samples} samples × {n_channels} channels");
+        if n_samples > MAX_ELEMENTS {
+            return Err(Error::invalid(what(), format!("{n_samples} samples is more than one dataset can hold ({MAX_ELEMENTS})")));
+        }
+        let bytes = n_samples.checked_mul(n_channels).and_then(|n| n.checked_mul(8));
+        let available = crate::os::available_memory();
+        match bytes {
+            Some(b) if available.is_none_or(|a| (b as u64) <= a) => {}
+            _ => {
+                let need = bytes.map_or_else(|| "more than 2^64 bytes".to_owned(), |b| format!("{:.1} GiB", b as f64 / f64::from(1u32 << 30)));
+                let have = available.map_or_else(String::new, |a| format!(", but only {:.1} GiB of memory is available", a as f64 / f64::from(1u32 << 30)));
+                return Err(Error::invalid(what(), format!("it needs {need}{have}")));
+            }
+        }
+        Ok(Self::start(vec![0.0; n_samples * n_channels], n_samples, n_channels, units.into(), sampling_period, None))
+    }
+
     /// Starts a signal from rows of samples (`n_samples × n_channels`, Neo's shape).
     pub fn from_rows(rows: &[Vec<f64>], units: impl Into<String>, sampling_period: f64) -> AnalogSignalBuilder {
         let n_channels = rows.first().map_or(1, Vec::len);
@@ -179,6 +203,16 @@ pub struct AnalogSignalBuilder {
 }
 
 impl AnalogSignalBuilder {
+    /// The samples of channel `c`, to fill in place.
+    ///
+    /// # Panics
+    /// If `c >= n_channels`.
+    pub fn channel_mut(&mut self, c: usize) -> &mut [f64] {
+        let s = &mut self.signal;
+        assert!(c < s.n_channels, "channel {c} of a {}-channel signal", s.n_channels);
+        &mut s.data[c * s.n_samples..(c + 1) * s.n_samples]
+    }
+
     /// Sets the name: the recorded quantity (`V_m`).
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.signal.name = Some(name.into());
@@ -258,5 +292,19 @@ mod tests {
         assert!(err(AnalogSignal::from_channels(vec![], "mV", 0.1)).contains("channel"));
         assert!(err(AnalogSignal::builder(vec![1.0], "mV", 0.1).annotate("sampling_rate", 1i64)).contains("reserved"));
         assert!(err(AnalogSignal::builder(vec![1.0], "mV", 0.1).t_start(f64::INFINITY)).contains("t_start"));
+    }
+
+    #[test]
+    fn zeros_are_filled_in_place_and_checked_before_allocating() {
+        let mut b = AnalogSignal::zeros(3, 2, "mV", 0.1).unwrap();
+        b.channel_mut(1).copy_from_slice(&[1.0, 2.0, 3.0]);
+        let s = b.build().unwrap();
+        assert_eq!((s.channel(0), s.channel(1)), (&[0.0; 3][..], &[1.0, 2.0, 3.0][..]));
+        let e = AnalogSignal::zeros(MAX_ELEMENTS + 1, 1, "mV", 0.1).unwrap_err().to_string();
+        assert!(e.contains("more than one dataset can hold"), "{e}");
+        let e = AnalogSignal::zeros(1 << 30, 1 << 20, "mV", 0.1).unwrap_err().to_string();
+        assert!(e.contains("8388608.0 GiB") && e.contains("memory is available"), "{e}");
+        let e = AnalogSignal::zeros(usize::MAX / 2, 4, "mV", 0.1).unwrap_err().to_string();
+        assert!(e.contains("samples") || e.contains("2^64"), "{e}");
     }
 }

@@ -51,6 +51,15 @@ impl Block {
     }
 }
 
+/// Text that arrives as bytes (from C simulators, files, the network): checked to be
+/// UTF-8, which every name, key and string in a NIX file must be.
+///
+/// # Errors
+/// [`Error::Validation`] naming `what` and the first invalid byte.
+pub fn text<'a>(bytes: &'a [u8], what: &str) -> Result<&'a str> {
+    std::str::from_utf8(bytes).map_err(|e| Error::invalid(what, format!("not UTF-8: {e} ({:?})", String::from_utf8_lossy(bytes))))
+}
+
 /// `kind 'name' (device 'd', cell N)`: how messages name an object.
 pub(crate) fn describe(kind: &str, name: Option<&str>, annotations: &Annotations) -> String {
     let mut out = kind.to_owned();
