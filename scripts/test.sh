@@ -55,6 +55,9 @@ for n in 1 2 4; do
 done
 "$py" tests/neo/check_multiplex.py "$work/sim1.nio" "${specs[@]}"
 
+echo "== our reader against Neo's (fixtures written by Neo) and BSB 8.0.2's iter_recordings"
+"$py" tests/neo/reader_vs_neo.py --bin "$bin" --dir "$work/fixtures" "$work/sim4.nio" "$work/mux4.nio" "$work/mpi4/shapes.nio" "$work/mpi2/append.nio"
+
 echo "== fault injection under mpirun -n 2 and -n 4 (kills, a lost rank, I/O errors)"
 "$py" tests/faults/faults.py --bin "$bin" --ranks 2 4 --random 5
 echo "all tests passed"

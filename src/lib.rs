@@ -19,7 +19,9 @@
 //! | `writer` | the collective write: rank 0 lays the file out, all ranks write their data |
 //! | [`journal`] | crash safety: the rollback journal, transactions and recovery |
 //! | `target` | where a write goes: a new file renamed into place, or a journaled change |
-//! | [`nix`] | NIX names, the layout rank 0 writes, the MPI-IO data phase |
+//! | [`nix`] | NIX names, the layout rank 0 writes |
+//! | [`reader`] | reading files back (ours and Neo's), lazily: [`read_nio`], [`NioFile`] |
+//! | [`recording`] | [`iter_recordings`]: one recording per target, multiplexed objects demultiplexed |
 //! | `h5` | the one unsafe module for HDF5: raw calls behind safe handles |
 //! | `os` | host and process facts (`uname`, `getrusage`) |
 //!
@@ -55,6 +57,8 @@ pub mod nix;
 mod os;
 mod parallel;
 pub mod provenance;
+pub mod reader;
+pub mod recording;
 pub mod recorder;
 pub mod result;
 pub mod stream;
@@ -65,6 +69,8 @@ pub use contract::{CellTarget, Device, Direction, RunIds};
 pub use error::{Error, ErrorKind, Result};
 pub use model::{AnalogSignal, Annotations, Block, Segment, SpikeTrain, Value};
 pub use provenance::{Provenance, RunInfo};
+pub use reader::{Kind, Listed, Listing, NioFile, Object, Run, read_nio, read_nio_all};
+pub use recording::{Filter, Recording, RecordingData, iter_recordings, iter_recordings_where};
 pub use recorder::{FlushContext, Meta, Recorder, RecorderError};
 pub use result::{FlushReport, RecorderFailure, SimulationResult};
 pub use stream::{StreamOptions, Streamed, StreamingResult};

@@ -1,6 +1,7 @@
-//! The command line: `simulate` (the main job) and `recover`.
+//! The command line: `simulate` (the main job), `inspect`, `provenance`, `dump`, `recover`.
 
 mod activity;
+mod inspect;
 mod progress;
 mod simulate;
 
@@ -22,6 +23,9 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Simulate(simulate::Args),
+    Inspect(inspect::InspectArgs),
+    Provenance(inspect::ProvenanceArgs),
+    Dump(inspect::DumpArgs),
     Recover(RecoverArgs),
 }
 
@@ -40,6 +44,9 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Simulate(args) => simulate::main(&args),
+        Command::Inspect(args) => print(inspect::inspect(&args)),
+        Command::Provenance(args) => print(inspect::provenance(&args)),
+        Command::Dump(args) => print(inspect::dump(&args)),
         Command::Recover(args) => match bsb_results::journal::recover(&args.file) {
             Ok(true) => {
                 println!("{}: rolled back an unfinished write", args.file.display());
@@ -54,5 +61,20 @@ pub fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+    }
+}
+
+/// Prints a command's output, or its error on one line; a closed pipe (`| head`) is fine.
+fn print(output: bsb_results::Result<String>) -> ExitCode {
+    use std::io::Write;
+    match output {
+        Ok(text) => {
+            let _ = writeln!(std::io::stdout().lock(), "{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -7,7 +7,7 @@ use hdf5_sys::h5::{H5_index_t, H5_iter_order_t, H5free_memory, hsize_t};
 use hdf5_sys::h5a::{H5Aclose, H5Aexists, H5Aget_space, H5Aget_type, H5Aopen, H5Aread};
 use hdf5_sys::h5d::{H5Dget_space, H5Dget_type, H5Dread, H5Dvlen_reclaim};
 use hdf5_sys::h5i::hid_t;
-use hdf5_sys::h5l::{H5L_info1_t, H5Lexists, H5Literate1};
+use hdf5_sys::h5l::{H5L_info1_t, H5L_type_t, H5Lexists, H5Lget_info1, H5Literate1};
 use hdf5_sys::h5p::H5P_DEFAULT;
 use hdf5_sys::h5s::{H5S_ALL, H5Sget_simple_extent_npoints};
 use hdf5_sys::h5t::{
@@ -74,6 +74,20 @@ impl Obj<'_> {
             }
         }
         self.file().check(-1i32, "list links of", || self.name()).map(|_| Vec::new())
+    }
+
+    /// The file address a hard link `name` of this group points to (`None` for a missing
+    /// or soft link): the identity of the object, to read shared objects once.
+    pub(crate) fn link_address(&self, name: &str) -> Option<u64> {
+        let c = cstr(name);
+        let mut info = H5L_info1_t::default();
+        // SAFETY: open group, NUL-terminated name, out-parameter of the right type.
+        unsafe {
+            if H5Lget_info1(self.id(), c.as_ptr(), &raw mut info, H5P_DEFAULT) < 0 || info.type_ != H5L_type_t::H5L_TYPE_HARD {
+                return None;
+            }
+            Some(*info.u.address())
+        }
     }
 
     /// Whether this group has a link `name`.

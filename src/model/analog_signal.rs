@@ -126,6 +126,10 @@ impl AnalogSignal {
         assert!(c < self.n_channels, "channel {c} of a {}-channel signal", self.n_channels);
         &self.data[c * self.n_samples..(c + 1) * self.n_samples]
     }
+    /// All samples, channel after channel.
+    pub fn data_channel_major(&self) -> &[f64] {
+        &self.data
+    }
     /// Sample `s` of channel `c`, as Neo indexes it (`signal[s, c]`).
     pub fn get(&self, s: usize, c: usize) -> Option<f64> {
         (s < self.n_samples && c < self.n_channels).then(|| self.data[c * self.n_samples + s])

@@ -1,0 +1,454 @@
+//! Reading results files back: files of this crate and files Neo's NixIO wrote.
+//!
+//! Reading is lazy: [`NioFile::list`] walks a run's structure and describes every object
+//! without reading its samples (and, if asked, without its annotations);
+//! [`NioFile::load`] reads one object's data. [`read_nio`] reads a whole run. Reading uses
+//! HDF5's plain serial driver and needs no MPI. Opening a file first rolls back an
+//! unfinished write (see [`crate::journal`]).
+
+mod properties;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::h5::{self, Attr, Data, File, Kit, Mode, Obj};
+use crate::journal;
+use crate::model::{AnalogSignal, Annotations, Block, Segment, SpikeTrain, Value};
+use crate::nix::names::{attr, group, prop, types};
+use crate::nix::runs;
+use properties::PropertyReader;
+
+/// Spike train or analog signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// A Neo `SpikeTrain`.
+    SpikeTrain,
+    /// A Neo `AnalogSignal`.
+    AnalogSignal,
+}
+
+/// One run (a NIX Block) of a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    /// The Block's NIX name (`neo.block.<hex>`).
+    pub nix_name: String,
+    /// The run's name (`neo_name`).
+    pub name: Option<String>,
+    /// Its `run_index` annotation; where absent, how many runs of that name came before.
+    pub run_index: i64,
+}
+
+/// An object of a run, described without its samples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listed {
+    /// Index of its segment in the run.
+    pub segment: usize,
+    pub kind: Kind,
+    pub name: Option<String>,
+    /// Units of the samples (signals) or spike times (trains).
+    pub units: String,
+    /// Units of `t_start`, `t_stop` and `sampling_period`.
+    pub time_units: String,
+    pub t_start: f64,
+    pub t_stop: f64,
+    /// A signal's sampling period.
+    pub sampling_period: Option<f64>,
+    /// Spikes of a train, samples per channel of a signal.
+    pub n: usize,
+    /// Channels of a signal (1 for a train).
+    pub n_channels: usize,
+    /// Annotations as Neo reads them (`nix_name` first); empty when listed without them.
+    pub annotations: Annotations,
+    /// Array annotations (per spike or per channel).
+    pub array_annotations: Annotations,
+    /// The datasets of its values: the spike times, or one per channel.
+    data: Vec<String>,
+}
+
+/// A run's structure without samples: the Block with its segments (no objects yet) and
+/// every object of every segment (per segment: spike trains, then signals).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listing {
+    pub block: Block,
+    pub objects: Vec<Listed>,
+}
+
+/// An object with its data.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Object {
+    SpikeTrain(SpikeTrain),
+    AnalogSignal(AnalogSignal),
+}
+
+/// An open results file.
+pub struct NioFile {
+    file: File,
+    kit: Kit,
+    properties: PropertyReader,
+}
+
+/// Reads the first run of `path` whole.
+///
+/// # Errors
+/// [`Error::Format`] naming the file and the problem for anything that is not a readable
+/// NIX file, or a file without runs; [`Error::Io`] when an unfinished write cannot be
+/// rolled back.
+pub fn read_nio(path: impl AsRef<Path>) -> Result<Block> {
+    let file = NioFile::open(path)?;
+    let run = file.runs()?.into_iter().next().ok_or_else(|| file.bad("it holds no run (no Block)".into()))?;
+    file.read(&run)
+}
+
+/// Reads every run of `path` whole, in file order.
+///
+/// # Errors
+/// As [`read_nio`].
+pub fn read_nio_all(path: impl AsRef<Path>) -> Result<Vec<Block>> {
+    let file = NioFile::open(path)?;
+    file.runs()?.iter().map(|run| file.read(run)).collect()
+}
+
+impl NioFile {
+    /// Opens `path` read-only, after rolling back an unfinished write.
+    ///
+    /// # Errors
+    /// As [`read_nio`].
+    pub fn open(path: impl AsRef<Path>) -> Result<NioFile> {
+        let path = path.as_ref();
+        if !path.exists() {
+            return Err(Error::io("open", path, std::io::Error::from(std::io::ErrorKind::NotFound)));
+        }
+        journal::recover(path)?;
+        h5::locked(|| {
+            let file = File::open(path, Mode::ReadOnly, None, None).map_err(|e| match e {
+                Error::Hdf5 { message, .. } => Error::Format { path: path.into(), problem: format!("HDF5 cannot open it ({message})") },
+                other => other,
+            })?;
+            runs::check_root(&file)?;
+            Ok(NioFile { file, kit: Kit::new()?, properties: PropertyReader::default() })
+        })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> PathBuf {
+        self.file.path().to_owned()
+    }
+
+    fn bad(&self, problem: String) -> Error {
+        Error::Format { path: self.file.path().into(), problem }
+    }
+
+    /// The runs of the file, in file order.
+    ///
+    /// # Errors
+    /// [`Error::Format`] for a malformed Block.
+    pub fn runs(&self) -> Result<Vec<Run>> {
+        h5::locked(|| {
+            let data = self.file.open_path(group::DATA, None)?;
+            let mut runs: Vec<Run> = Vec::new();
+            for nix_name in data.links()? {
+                let block = data.open(&nix_name)?;
+                let what = || format!("Block {nix_name}");
+                let wanted = [prop::NEO_NAME, "run_index"];
+                let section = self.properties.section(&block, self.kit.dxpl(), Some(&wanted), &[], &what)?;
+                let before = runs.iter().filter(|r| r.name == section.name).count();
+                let run_index = section.annotations.get_int("run_index").unwrap_or(i64::try_from(before).unwrap_or(i64::MAX));
+                runs.push(Run { nix_name, name: section.name, run_index });
+            }
+            Ok(runs)
+        })
+    }
+
+    /// The run named `name`: the one with `run_index`, or the last of that name.
+    ///
+    /// # Errors
+    /// [`Error::Format`] naming what was looked for when there is no such run.
+    pub fn run(&self, name: &str, run_index: Option<i64>) -> Result<Run> {
+        let runs = self.runs()?;
+        let named = runs.into_iter().filter(|r| r.name.as_deref() == Some(name));
+        let found = match run_index {
+            Some(i) => named.into_iter().find(|r| r.run_index == i),
+            None => named.last(),
+        };
+        found.ok_or_else(|| self.bad(format!("it has no run {name:?}{}", run_index.map_or(String::new(), |i| format!(" with run_index {i}")))))
+    }
+
+    /// Describes every object of `run` without reading its samples; with `annotations`
+    /// off, without reading annotations either (the fastest listing).
+    ///
+    /// # Errors
+    /// [`Error::Format`] naming the object for malformed or missing parts.
+    pub fn list(&self, run: &Run, annotations: bool) -> Result<Listing> {
+        h5::locked(|| self.walk(run, annotations))
+    }
+
+    /// Reads one listed object's data.
+    ///
+    /// # Errors
+    /// [`Error::Format`] for unreadable or ragged data.
+    pub fn load(&self, listed: &Listed) -> Result<Object> {
+        h5::locked(|| {
+            let mut channels = Vec::with_capacity(listed.data.len());
+            for path in &listed.data {
+                let values = match self.file.open_path(path, None)?.read(self.kit.dxpl())? {
+                    Data::F64(v) => v,
+                    #[allow(clippy::cast_precision_loss)]
+                    Data::I64(v) => v.into_iter().map(|x| x as f64).collect(),
+                    _ => return Err(self.bad(format!("{path} does not hold numbers"))),
+                };
+                if values.len() != listed.n {
+                    return Err(self.bad(format!("{path} holds {} values, not {} like the first channel (ragged signal)", values.len(), listed.n)));
+                }
+                channels.push(values);
+            }
+            Ok(match listed.kind {
+                Kind::SpikeTrain => Object::SpikeTrain(SpikeTrain {
+                    name: listed.name.clone(),
+                    times: channels.pop().unwrap_or_default(),
+                    units: listed.units.clone(),
+                    t_start: listed.t_start,
+                    t_stop: listed.t_stop,
+                    annotations: listed.annotations.clone(),
+                    array_annotations: listed.array_annotations.clone(),
+                }),
+                Kind::AnalogSignal => Object::AnalogSignal(AnalogSignal {
+                    name: listed.name.clone(),
+                    data: channels.concat(),
+                    n_samples: listed.n,
+                    n_channels: listed.n_channels,
+                    units: listed.units.clone(),
+                    sampling_period: listed.sampling_period.unwrap_or(f64::NAN),
+                    time_units: listed.time_units.clone(),
+                    t_start: listed.t_start,
+                    annotations: listed.annotations.clone(),
+                    array_annotations: listed.array_annotations.clone(),
+                }),
+            })
+        })
+    }
+
+    /// Reads `run` whole.
+    ///
+    /// # Errors
+    /// As [`NioFile::list`] and [`NioFile::load`].
+    pub fn read(&self, run: &Run) -> Result<Block> {
+        let Listing { mut block, objects } = self.list(run, true)?;
+        for listed in &objects {
+            let segment = &mut block.segments[listed.segment];
+            match self.load(listed)? {
+                Object::SpikeTrain(t) => segment.spiketrains.push(t),
+                Object::AnalogSignal(s) => segment.analogsignals.push(s),
+            }
+        }
+        Ok(block)
+    }
+
+    /// The traversal behind [`NioFile::list`], under the HDF5 lock.
+    fn walk(&self, run: &Run, annotations: bool) -> Result<Listing> {
+        let base = format!("/{}/{}", group::DATA, run.nix_name);
+        let block_obj = self.file.open_path(&base, Some(&format!("Block {}", run.nix_name)))?;
+        let what = || format!("Block {}", run.nix_name);
+        let section = self.properties.section(&block_obj, self.kit.dxpl(), None, &[], &what)?;
+        let mut block = Block {
+            name: section.name,
+            rec_datetime: block_obj.attr_string(attr::CREATED_AT)?,
+            annotations: with_nix_name(&run.nix_name, section.annotations),
+            segments: Vec::new(),
+        };
+        let mut objects = Vec::new();
+        if block_obj.has(group::GROUPS) {
+            let groups = block_obj.open(group::GROUPS)?;
+            for link in groups.links()? {
+                let g = groups.open(&link).map_err(|e| properties::dangling(&groups, &what, e))?;
+                let seg_path = format!("{base}/{}/{link}", group::GROUPS);
+                match g.attr_string(attr::TYPE)?.as_deref() {
+                    Some(types::SEGMENT) => {}
+                    Some("neo.group" | "neo.subgroup") => continue,
+                    other => return Err(self.bad(format!("{seg_path} has type {other:?}, not \"neo.segment\" (unexpected group type)"))),
+                }
+                let index = block.segments.len();
+                let seg_name = g.attr_string(attr::NAME)?.unwrap_or_else(|| link.clone());
+                let what = || format!("segment {seg_name}");
+                let section = self.properties.section(&g, self.kit.dxpl(), None, &[], &what)?;
+                block.segments.push(Segment {
+                    name: section.name,
+                    rec_datetime: g.attr_string(attr::CREATED_AT)?,
+                    annotations: with_nix_name(&seg_name, section.annotations),
+                    spiketrains: Vec::new(),
+                    analogsignals: Vec::new(),
+                });
+                self.list_trains(&g, &seg_path, index, annotations, &mut objects)?;
+                self.list_signals(&g, &seg_path, index, annotations, &mut objects)?;
+            }
+        }
+        Ok(Listing { block, objects })
+    }
+
+    /// The section properties of an object: all of them, or only Neo's own.
+    fn object_section(&self, owner: &Obj<'_>, annotations: bool, consumed: &[&str], what: &dyn Fn() -> String) -> Result<properties::Section> {
+        let own = [prop::NEO_NAME, prop::T_START, prop::T_STOP];
+        let wanted = if annotations { None } else { Some(&own[..]) };
+        self.properties.section(owner, self.kit.dxpl(), wanted, consumed, what)
+    }
+
+    fn list_trains(&self, g: &Obj<'_>, seg_path: &str, segment: usize, annotations: bool, out: &mut Vec<Listed>) -> Result<()> {
+        if !g.has(group::MULTI_TAGS) {
+            return Ok(());
+        }
+        let tags = g.open(group::MULTI_TAGS)?;
+        for link in tags.links()? {
+            let what = || format!("spike train {link} of {seg_path}");
+            let mt = tags.open(&link).map_err(|e| properties::dangling(&tags, &what, e))?;
+            if mt.attr_string(attr::TYPE)?.as_deref() != Some(types::SPIKETRAIN) {
+                continue;
+            }
+            let nix_name = mt.attr_string(attr::NAME)?.unwrap_or_else(|| link.clone());
+            let section = self.object_section(&mt, annotations, &[prop::T_START, prop::T_STOP], &what)?;
+            if !mt.has(group::POSITIONS) {
+                return Err(self.bad(format!("{}: it has no 'positions' (spike times)", what())));
+            }
+            let positions = mt.open(group::POSITIONS).map_err(|e| properties::dangling(&mt, &what, e))?;
+            let units = positions.attr_string(attr::UNIT)?.ok_or_else(|| self.bad(format!("{}: its times have no unit", what())))?;
+            let times = format!("{seg_path}/{}/{link}/{}/{}", group::MULTI_TAGS, group::POSITIONS, group::VALUES);
+            let n = self.file.open_path(&times, None)?.len()?;
+            let t_stop = section.reserved.get(prop::T_STOP).ok_or_else(|| self.bad(format!("{}: it has no t_stop", what())))?;
+            let t_start = section.reserved.get(prop::T_START).map_or(Ok(0.0), |v| self.magnitude(v, &units, &what))?;
+            out.push(Listed {
+                segment,
+                kind: Kind::SpikeTrain,
+                name: section.name,
+                time_units: units.clone(),
+                t_start,
+                t_stop: self.magnitude(t_stop, &units, &what)?,
+                sampling_period: None,
+                units,
+                n,
+                n_channels: 1,
+                annotations: if annotations { with_nix_name(&nix_name, section.annotations) } else { Annotations::new() },
+                array_annotations: section.array_annotations,
+                data: vec![times],
+            });
+        }
+        Ok(())
+    }
+
+    fn list_signals(&self, g: &Obj<'_>, seg_path: &str, segment: usize, annotations: bool, out: &mut Vec<Listed>) -> Result<()> {
+        if !g.has(group::DATA_ARRAYS) {
+            return Ok(());
+        }
+        let arrays = g.open(group::DATA_ARRAYS)?;
+        // Channels of one signal share the name before the last dot, as Neo groups them.
+        let mut signals: Vec<(String, Vec<String>)> = Vec::new();
+        for link in arrays.links()? {
+            let what = || format!("data array {link} of {seg_path}");
+            let da = arrays.open(&link).map_err(|e| properties::dangling(&arrays, &what, e))?;
+            if da.attr_string(attr::TYPE)?.as_deref() != Some(types::ANALOGSIGNAL) {
+                continue;
+            }
+            let name = da.attr_string(attr::NAME)?.ok_or_else(|| self.bad(format!("{}: it has no name", what())))?;
+            let base = name.rsplit_once('.').map_or(String::new(), |(b, _)| b.to_owned());
+            match signals.iter_mut().find(|(b, _)| *b == base) {
+                Some((_, links)) => links.push(link),
+                None => signals.push((base, vec![link])),
+            }
+        }
+        for (base, links) in signals {
+            let what = || format!("analog signal {base} of {seg_path}");
+            let first = arrays.open(&links[0])?;
+            let units = first.attr_string(attr::UNIT)?.ok_or_else(|| self.bad(format!("{}: its samples have no unit", what())))?;
+            let (interval, time_units, offset) = self.time_axis(&first, &what)?;
+            let section = self.object_section(&first, annotations, &[prop::T_START], &what)?;
+            let t_start = section.reserved.get(prop::T_START).map_or(Ok(offset), |v| self.magnitude(v, &time_units, &what))?;
+            let data: Vec<String> = links.iter().map(|l| format!("{seg_path}/{}/{l}/{}", group::DATA_ARRAYS, group::VALUES)).collect();
+            let n = self.file.open_path(&data[0], None)?.len()?;
+            #[allow(clippy::cast_precision_loss)]
+            let t_stop = t_start + n as f64 * interval;
+            let nix_name = section_name(&first)?.unwrap_or(base.clone());
+            out.push(Listed {
+                segment,
+                kind: Kind::AnalogSignal,
+                name: section.name,
+                units,
+                time_units,
+                t_start,
+                t_stop,
+                sampling_period: Some(interval),
+                n,
+                n_channels: links.len(),
+                annotations: if annotations { with_nix_name(&nix_name, section.annotations) } else { Annotations::new() },
+                array_annotations: section.array_annotations,
+                data,
+            });
+        }
+        Ok(())
+    }
+
+    /// The magnitude of a time quantity in `units`: seconds and their fractions convert,
+    /// and so do reciprocal frequencies (`1/kHz` is a millisecond, as Neo writes a
+    /// signal's axis when it was built from a sampling rate).
+    fn magnitude(&self, value: &Value, units: &str, what: &dyn Fn() -> String) -> Result<f64> {
+        let scale = |u: &str| match u.trim() {
+            "s" | "1/Hz" => Some(1.0),
+            "ms" | "1/kHz" => Some(1e-3),
+            "us" | "1/MHz" => Some(1e-6),
+            "ns" | "1/GHz" => Some(1e-9),
+            "min" => Some(60.0),
+            _ => None,
+        };
+        match value {
+            Value::Quantity { values, unit } if values.len() == 1 => match (scale(unit), scale(units)) {
+                (Some(from), Some(to)) if unit != units => Ok(values[0] * from / to),
+                _ => Ok(values[0]),
+            },
+            Value::Float(f) => Ok(*f),
+            other => Err(self.bad(format!("{}: a time is {other:?}, not a number", what()))),
+        }
+    }
+
+    /// The SampledDimension labelled `time`: `(sampling interval, unit, offset)`.
+    fn time_axis(&self, da: &Obj<'_>, what: &dyn Fn() -> String) -> Result<(f64, String, f64)> {
+        let missing = || self.bad(format!("{}: it has no time dimension (a 'dimensions' group labelled \"time\")", what()));
+        if !da.has(group::DIMENSIONS) {
+            return Err(missing());
+        }
+        let dims = da.open(group::DIMENSIONS)?;
+        for link in dims.links()? {
+            let dim = dims.open(&link)?;
+            if dim.attr_string(attr::LABEL)?.as_deref() != Some(types::TIME_LABEL) {
+                continue;
+            }
+            let number = |a| match dim.attr(a) {
+                Ok(Some(Attr::F64(v))) => Some(v),
+                #[allow(clippy::cast_precision_loss)]
+                Ok(Some(Attr::Ints(v))) if v.len() == 1 => Some(v[0] as f64),
+                _ => None,
+            };
+            let interval = number(attr::SAMPLING_INTERVAL).ok_or_else(|| self.bad(format!("{}: its time dimension has no sampling_interval", what())))?;
+            let unit = dim.attr_string(attr::UNIT)?.ok_or_else(|| self.bad(format!("{}: its time dimension has no unit", what())))?;
+            return Ok((interval, unit, number(attr::OFFSET).unwrap_or(0.0)));
+        }
+        Err(missing())
+    }
+}
+
+/// The name attribute of an entity's `metadata` section (a signal's base name).
+fn section_name(owner: &Obj<'_>) -> Result<Option<String>> {
+    if !owner.has(group::METADATA) {
+        return Ok(None);
+    }
+    owner.open(group::METADATA)?.attr_string(attr::NAME)
+}
+
+/// Annotations with `nix_name` first, as Neo reads them.
+fn with_nix_name(nix_name: &str, rest: Annotations) -> Annotations {
+    let mut out = Annotations::new();
+    out.insert(prop::NIX_NAME, nix_name);
+    for (k, v) in rest.iter() {
+        out.insert(k, v.clone());
+    }
+    out
+}
+
