@@ -276,6 +276,73 @@ fn rw_appends_runs(world: &SimpleCommunicator, dir: &Path) -> Outcome {
     Ok(())
 }
 
+/// What each rank buffered is what `read_nio` reads back, annotations normalized as NIX
+/// stores them (one-element lists become scalars); the lazy API lists and loads the same.
+fn round_trip(world: &SimpleCommunicator, dir: &Path) -> Outcome {
+    use bsb_results::{Kind, NioFile, Object, Value, multiplex};
+    let mut r = result(world, "roundtrip");
+    let rank = i64::from(r.rank());
+    r.create_recorder(Device::new("spikes", "spike_recorder"), Meta::new(), move |ctx| {
+        let t0 = ctx.t_start_ms();
+        for cell in [2 * rank, 2 * rank + 1] {
+            let times = if cell % 2 == 0 { vec![t0 + 1.0, t0 + 2.5] } else { vec![] };
+            let train = ctx.spike_train(&CellTarget::new("grc", cell, "iaf"), times, ctx.t_stop_ms()).t_start(t0).name(format!("c{cell}"));
+            let train = train.field("flag", cell % 3 == 0).field("weights", vec![0.5, 1.5]).field("one", vec![7i64]).field("none", Value::StrList(vec![]));
+            ctx.push_spiketrain(train.field("when", Value::DateTime("2024-05-06T07:08:09.123456".into())).build()?);
+        }
+        let targets: Vec<_> = (0..3).map(|i| multiplex::cell_target(&CellTarget::new("goc", 10 * rank + i, "m"), bsb_results::Direction::Record)).collect();
+        let mux = SpikeTrain::builder(vec![t0 + 0.5, t0 + 0.7], ctx.t_stop_ms()).t_start(t0).name("mux")
+            .annotate_all(&multiplex::multiplex_targets(&targets)?).array_annotate(multiplex::TARGET_INDEX, vec![2i64, 0]);
+        ctx.push_spiketrain(mux.build()?);
+        let signal = AnalogSignal::from_channels(vec![vec![1.0, 2.0], vec![3.0, 4.0], vec![5.0, 6.0]], "mV", 0.5)
+            .name("V").t_start(t0).annotate_all(&bsb_results::contract::cell_annotations(ctx.device(), &CellTarget::new("pc", rank, "pcm"), ctx.ids()))
+            .array_annotate("bsb_arc", vec![0.1, 0.2, 0.3]).array_annotate("bsb_section", vec!["a", "b", "c"]);
+        ctx.push_analogsignal(signal.build()?);
+        Ok(())
+    })
+    .map_err(|e| e.to_string())?;
+    r.flush_until(50.0, &json!({})).map_err(|e| e.to_string())?;
+    r.flush_until(100.0, &json!({"x": 1})).map_err(|e| e.to_string())?;
+    let path = dir.join("roundtrip.nio");
+    r.write(&path, FileMode::Overwrite).map_err(|e| e.to_string())?;
+    let block = bsb_results::read_nio(&path).map_err(|e| e.to_string())?;
+    check!(block.segments.len() == 2, "{} segments", block.segments.len());
+    let strip = |a: &bsb_results::Annotations| -> bsb_results::Annotations { a.iter().filter(|(k, _)| *k != "nix_name").map(|(k, v)| (k, v.clone())).collect() };
+    for (mine, read) in r.segments().iter().zip(&block.segments) {
+        check!(strip(&read.annotations) == mine.annotations.normalized(), "segment annotations {:?}", read.annotations);
+        for t in &mine.spiketrains {
+            let found = read.spiketrains.iter().find(|x| x.name() == t.name() && strip(x.annotations()) == t.annotations().normalized());
+            let Some(found) = found else { return Err(format!("rank {rank}: train {} not read back", t.describe())) };
+            check!(found.times() == t.times() && found.t_start() == t.t_start() && found.t_stop() == t.t_stop() && found.units() == t.units(), "train {} data", t.describe());
+            check!(*found.array_annotations() == *t.array_annotations(), "train {} array annotations", t.describe());
+        }
+        for a in &mine.analogsignals {
+            let found = read.analogsignals.iter().find(|x| strip(x.annotations()) == a.annotations().normalized());
+            let Some(found) = found else { return Err(format!("rank {rank}: signal {} not read back", a.describe())) };
+            let same_data = (0..3).all(|c| found.channel(c) == a.channel(c));
+            check!(same_data && found.sampling_period() == a.sampling_period() && found.t_start() == a.t_start(), "signal data");
+            check!(*found.array_annotations() == *a.array_annotations(), "signal array annotations {:?}", found.array_annotations());
+        }
+    }
+    let file = NioFile::open(&path).map_err(|e| e.to_string())?;
+    let run = file.run("roundtrip", None).map_err(|e| e.to_string())?;
+    let bare = file.list(&run, false).map_err(|e| e.to_string())?;
+    let expected = 2 * 4 * usize::try_from(world.size()).unwrap();
+    check!(bare.objects.len() == expected && bare.objects.iter().all(|o| o.annotations.is_empty()), "bare listing of {} objects", bare.objects.len());
+    let listed = file.list(&run, true).map_err(|e| e.to_string())?;
+    let signal = listed.objects.iter().find(|o| o.kind == Kind::AnalogSignal && o.annotations.get_int("bsb_cell_id") == Some(rank)).ok_or("my signal is not listed")?;
+    check!(signal.n == 2 && signal.n_channels == 3, "listed signal {}x{}", signal.n, signal.n_channels);
+    match file.load(signal).map_err(|e| e.to_string())? {
+        Object::AnalogSignal(s) => check!(s.channel(2) == [5.0, 6.0], "loaded channel 2 {:?}", s.channel(2)),
+        Object::SpikeTrain(_) => return Err("loaded a train for a signal".into()),
+    }
+    let appended = NioFile::open(dir.join("append.nio")).map_err(|e| e.to_string())?;
+    let second = appended.run("first", Some(1)).map_err(|e| e.to_string())?;
+    check!(second.run_index == 1 && appended.runs().map_err(|e| e.to_string())?.len() == 3, "run selection");
+    check!(appended.run("third", None).is_err(), "a missing run is an error");
+    Ok(())
+}
+
 const TESTS: &[(&str, fn(&SimpleCommunicator, &Path) -> Outcome)] = &[
     ("ids_agree", ids_agree),
     ("provenance_from_communicator", provenance_from_communicator),
@@ -287,6 +354,7 @@ const TESTS: &[(&str, fn(&SimpleCommunicator, &Path) -> Outcome)] = &[
     ("write_errors_are_agreed", write_errors_are_agreed),
     ("shapes_file", shapes_file),
     ("rw_appends_runs", rw_appends_runs),
+    ("round_trip", round_trip),
 ];
 
 fn main() {

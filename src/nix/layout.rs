@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use uuid::Uuid;
 
 use super::names::{self, attr, group, prop, types};
-use super::property::{Sharer, object_props, property, property_attrs};
+use super::property::{Prop, Sharer, object_props, property, property_attrs};
 use crate::error::Result;
 use crate::h5::{File, GroupKind, Kit, NumType, Obj};
 use crate::model::{Annotations, Segment, Value};
@@ -230,10 +230,13 @@ fn properties<'f>(props: &Obj<'f>, kit: &Kit, job: &SegmentJob<'_>, shared: &Sha
         shared.props.put(props, kit, &p)?;
     }
     for (i, a) in d.arrays.iter().enumerate() {
-        if let ArrayDesc::Payload(key, t, n) = a {
-            let role = Role::Array(u32::try_from(i).expect("few arrays"));
-            let ds = data_set(props, kit, job, key, *t, *n, &Source { spikes: src.0, placed: src.1, role })?;
-            property_attrs(&ds, kit, key, None, None, true)?;
+        match a {
+            ArrayDesc::Inline(key, v) => shared.props.put(props, kit, &Prop::array(key, v))?,
+            ArrayDesc::Payload(key, t, n) => {
+                let role = Role::Array(u32::try_from(i).expect("few arrays"));
+                let ds = data_set(props, kit, job, key, *t, *n, &Source { spikes: src.0, placed: src.1, role })?;
+                property_attrs(&ds, kit, key, None, None, true)?;
+            }
         }
     }
     Ok(())

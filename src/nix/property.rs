@@ -78,7 +78,12 @@ pub(crate) struct Prop<'a> {
     pub array: bool,
 }
 
-impl Prop<'_> {
+impl<'a> Prop<'a> {
+    /// An array annotation `key` of `value` (one entry per spike or channel).
+    pub(crate) fn array(key: &'a str, value: &'a Value) -> Self {
+        Prop { key, value: Cow::Borrowed(value), array: true }
+    }
+
     /// The identity under which equal properties are shared.
     fn share_key(&self) -> Vec<u8> {
         postcard::to_stdvec(&(self.key, &*self.value, self.array)).expect("plain data")
@@ -86,8 +91,8 @@ impl Prop<'_> {
 }
 
 /// The properties of an object's section in Neo's order: for a spike train `neo_name`,
-/// `t_start`, `t_stop`; for a signal `t_start`, `neo_name`; then the annotations and the
-/// array annotations that travel with the description (strings).
+/// `t_start`, `t_stop`; for a signal `t_start`, `neo_name`; then the annotations. (Array
+/// annotations follow, in their own order: see [`inline_array`].)
 pub(crate) fn object_props(d: &ObjectDesc) -> Vec<Prop<'_>> {
     let name = Prop { key: prop::NEO_NAME, value: Cow::Owned(Value::Str(d.name.clone().unwrap_or_default())), array: false };
     let quantity = |key, v: f64, unit: &str| Prop {
@@ -102,11 +107,15 @@ pub(crate) fn object_props(d: &ObjectDesc) -> Vec<Prop<'_>> {
         Shape::Signal { time_units, .. } => vec![quantity(prop::T_START, d.t_start, time_units), name],
     };
     out.extend(d.annotations.iter().map(|(key, v)| Prop { key, value: Cow::Borrowed(v), array: false }));
-    out.extend(d.arrays.iter().filter_map(|a| match a {
-        ArrayDesc::Inline(key, v) => Some(Prop { key, value: Cow::Borrowed(v), array: true }),
-        ArrayDesc::Payload(..) => None,
-    }));
     out
+}
+
+/// An array annotation that travels with the description (strings), as a property.
+pub(crate) fn inline_array(a: &ArrayDesc) -> Option<Prop<'_>> {
+    match a {
+        ArrayDesc::Inline(key, v) => Some(Prop::array(key, v)),
+        ArrayDesc::Payload(..) => None,
+    }
 }
 
 /// At most this many shared datasets stay open per segment (each pins its header in
@@ -124,7 +133,9 @@ impl<'f> Sharer<'f> {
     /// Counts the properties of `objects`; with `share` off, every property is written.
     pub(crate) fn new<'d>(objects: impl ParallelIterator<Item = &'d ObjectDesc>, share: bool) -> Self {
         let counts = share.then(|| {
-            let keys: Vec<Vec<u8>> = objects.flat_map_iter(|d| object_props(d).into_iter().map(|p| p.share_key())).collect();
+            let keys: Vec<Vec<u8>> = objects
+                .flat_map_iter(|d| object_props(d).into_iter().chain(d.arrays.iter().filter_map(inline_array)).map(|p| p.share_key()))
+                .collect();
             let mut counts = HashMap::with_capacity(keys.len() / 4);
             for k in keys {
                 *counts.entry(k).or_insert(0u32) += 1;
