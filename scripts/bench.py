@@ -77,6 +77,16 @@ def dd_speed(directory, megabytes):
     return megabytes * 2**20 / seconds
 
 
+def timed(cmd):
+    """Seconds one command takes (the best of two runs: page cache warm, as for Neo)."""
+    best = float("inf")
+    for _ in range(2):
+        start = time.perf_counter()
+        subprocess.run(cmd, capture_output=True, check=True)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
 def check_multiplex(reference, muxed):
     done = subprocess.run([sys.executable, os.path.join(ROOT, "tests/neo/check_multiplex.py"), reference, f"1={muxed}"],
                           capture_output=True, text=True)
@@ -127,6 +137,13 @@ def main():
             f"without sharing {raw['spikes_unshared']['file_bytes'] / 1e6:.1f} MB")
         row(rows, label, "Neo reads our file (s)", neo["read_seconds"], None, None, "reads", True,
             "read_block of our file, every object")
+        for measure, args, target in (("read whole (dump) (s)", ["dump"], 20), ("inspect --json (s)", ["inspect", "--json"], 20),
+                                      ("list without annotations (s)", ["inspect", "--json", "--no-annotations"], None)):
+            seconds = raw[f"read {measure}"] = timed([a.bin, *args, f"{work}/spikes.nio"])
+            r = neo["read_seconds"] / seconds
+            ok = r >= target if target else seconds < raw["read inspect --json (s)"]
+            row(rows, label, measure, seconds, neo["read_seconds"], r, f"≥ {target}× Neo's read" if target else "faster than inspect", ok,
+                "whole process, JSON output included")
 
         # 2. analog signals, one object per channel
         ours = raw["signals"] = simulate(a.bin, f"{work}/signals.nio", signals)

@@ -18,6 +18,13 @@ pub(crate) struct Select {
     /// With --run: which run of that name (its run_index); default: the last.
     #[arg(long)]
     run_index: Option<i64>,
+    /// Give up on a read that takes longer (a damaged file can make HDF5 loop).
+    #[arg(long, default_value_t = 3600)]
+    timeout_s: u64,
+    /// Read in this process, without the child process that turns a crash of the HDF5
+    /// library on a damaged file into an error.
+    #[arg(long = "in-process", hide = true)]
+    in_process: bool,
 }
 
 /// Summarize a results file; with --json, list its recordings.
@@ -29,7 +36,7 @@ pub(crate) struct Select {
 #[derive(Debug, clap::Args)]
 pub(crate) struct InspectArgs {
     #[command(flatten)]
-    select: Select,
+    pub(crate) select: Select,
     /// Print the recordings as a JSON array instead of the summary.
     #[arg(long)]
     json: bool,
@@ -56,20 +63,28 @@ pub(crate) struct InspectArgs {
 #[derive(Debug, clap::Args)]
 pub(crate) struct ProvenanceArgs {
     #[command(flatten)]
-    select: Select,
+    pub(crate) select: Select,
 }
 
 /// Print a run whole as JSON, data and typed annotations included (for comparisons).
 #[derive(Debug, clap::Args)]
 pub(crate) struct DumpArgs {
     #[command(flatten)]
-    select: Select,
+    pub(crate) select: Select,
     /// Every run of the file, not one.
     #[arg(long)]
     all: bool,
 }
 
 impl Select {
+    /// Runs `work` here when asked to (`--in-process`), else in a supervised child.
+    pub(crate) fn run(&self, work: impl FnOnce() -> bsb_results::Result<String>) -> std::process::ExitCode {
+        if self.in_process {
+            return super::print(work());
+        }
+        super::isolate::supervise(&self.file, std::time::Duration::from_secs(self.timeout_s))
+    }
+
     fn open(&self) -> bsb_results::Result<(NioFile, Run)> {
         let file = NioFile::open(&self.file)?;
         let run = match &self.run {

@@ -2,6 +2,7 @@
 
 mod activity;
 mod inspect;
+mod isolate;
 mod progress;
 mod simulate;
 
@@ -44,9 +45,9 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Simulate(args) => simulate::main(&args),
-        Command::Inspect(args) => print(inspect::inspect(&args)),
-        Command::Provenance(args) => print(inspect::provenance(&args)),
-        Command::Dump(args) => print(inspect::dump(&args)),
+        Command::Inspect(args) => args.select.run(|| inspect::inspect(&args)),
+        Command::Provenance(args) => args.select.run(|| inspect::provenance(&args)),
+        Command::Dump(args) => args.select.run(|| inspect::dump(&args)),
         Command::Recover(args) => match bsb_results::journal::recover(&args.file) {
             Ok(true) => {
                 println!("{}: rolled back an unfinished write", args.file.display());
@@ -65,7 +66,7 @@ pub fn main() -> ExitCode {
 }
 
 /// Prints a command's output, or its error on one line; a closed pipe (`| head`) is fine.
-fn print(output: bsb_results::Result<String>) -> ExitCode {
+pub(crate) fn print(output: bsb_results::Result<String>) -> ExitCode {
     use std::io::Write;
     match output {
         Ok(text) => {

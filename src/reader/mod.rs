@@ -5,6 +5,12 @@
 //! [`NioFile::load`] reads one object's data. [`read_nio`] reads a whole run. Reading uses
 //! HDF5's plain serial driver and needs no MPI. Opening a file first rolls back an
 //! unfinished write (see [`crate::journal`]).
+//!
+//! Every size and structure read is checked, and bad files give [`Error::Format`]
+//! errors. One limit lies below this crate: HDF5 1.10's C library can crash or loop on a
+//! deliberately damaged global heap (which has no checksums). The `bsb-results` reading
+//! commands therefore read in a child process; an application that reads untrusted files
+//! should isolate the read the same way.
 
 mod properties;
 
