@@ -36,6 +36,14 @@ for n in 1 2 4; do
 done
 "$py" tests/neo/check_shapes.py 1="$work/mpi1" 2="$work/mpi2" 4="$work/mpi4"
 
+echo "== examples, as a plain process and under mpirun -n 2"
+cargo build --release --quiet --examples
+for example in quickstart streaming; do
+  quietly "example-$example" target/release/examples/$example
+  quietly "example-$example-2" timeout 300 "${MPIRUN[@]}" -n 2 target/release/examples/$example
+  tail -1 "$work/example-$example-2.log"
+done
+
 echo "== simulate under mpirun, read back by Neo"
 bin="$root/target/release/bsb-results"
 args=(--cells 60 --voltage-cells 5 --checkpoints 3 --duration-ms 300 --resolution-ms 0.5 --quiet)
