@@ -12,7 +12,8 @@ use crate::model::{AnalogSignal, Annotations, Segment, SpikeTrain, Value, check_
 use crate::parallel::comm::{Comm, Step};
 use crate::provenance::{Host, Plugin, Provenance, RankHost, RunInfo, iso_now};
 use crate::recorder::{FlushContext, FnRecorder, Meta, Recorder, RecorderError};
-use crate::writer::{self, FileMode, Job, Run, WriteOptions, WriteSummary};
+use crate::nix::layout::BlockMeta;
+use crate::writer::{self, FileMode, Job, WriteOptions, WriteSummary};
 
 /// One simulation run as seen from one rank.
 ///
@@ -359,7 +360,7 @@ impl SimulationResult {
         let run_annotations = self.block_annotations();
         let created_at = self.run_created_at();
         let name = self.name.clone();
-        let run = Run { name: &name, annotations: &run_annotations, created_at: &created_at };
+        let run = BlockMeta { name: &name, annotations: &run_annotations, created_at: &created_at };
         let segments = std::mem::take(&mut self.segments);
         let written = self.transact(path.as_ref(), mode, Job::NewBlock(&run), &segments, options);
         self.segments = segments;

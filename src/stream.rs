@@ -13,7 +13,8 @@ use crate::error::Result;
 use crate::model::Value;
 use crate::result::{FlushReport, SimulationResult};
 use crate::target;
-use crate::writer::{Fault, FileMode, Job, Run, WriteOptions, WriteSummary};
+use crate::nix::layout::BlockMeta;
+use crate::writer::{Fault, FileMode, Job, WriteOptions, WriteSummary};
 
 /// How a stream writes (owned, unlike [`WriteOptions`]).
 #[derive(Debug, Clone)]
@@ -140,7 +141,7 @@ impl StreamingResult {
         let annotations = self.result.block_annotations();
         let created_at = self.result.run_created_at();
         let name = self.result.name().to_owned();
-        let run = Run { name: &name, annotations: &annotations, created_at: &created_at };
+        let run = BlockMeta { name: &name, annotations: &annotations, created_at: &created_at };
         let block = self.block.clone().unwrap_or_default();
         let (job, mode) = match (self.writes, provenance) {
             (0, _) => (Job::NewBlock(&run), self.mode),

@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::h5::{self, File, Kit, Mode};
-use crate::model::{Annotations, Segment, Value};
+use crate::model::{Segment, Value};
 use crate::nix::layout::{self, BlockMeta, Fill, SegmentJob};
 use crate::nix::{names, runs};
 use crate::parallel::comm::{Comm, Step};
@@ -164,8 +164,10 @@ pub struct WriteSummary {
     /// The slowest rank's time to write its data (a lone rank writes it while laying out;
     /// that time is counted here, not in `metadata_seconds`).
     pub data_seconds: f64,
-    /// Each rank's time to write its data.
+    /// Each rank's time to write its data, from opening the file to its synced close.
     pub data_seconds_by_rank: Vec<f64>,
+    /// Each rank's time in its write calls alone (without the sync, which is the disk's).
+    pub data_write_seconds_by_rank: Vec<f64>,
     /// Each rank's buffered samples, spike times and array annotations, in bytes.
     pub data_bytes_by_rank: Vec<u64>,
     /// Each rank's peak resident memory so far, in bytes.
@@ -190,25 +192,21 @@ impl WriteSummary {
         self.file_bytes = other.file_bytes;
         self.metadata_seconds += other.metadata_seconds;
         self.data_seconds += other.data_seconds;
-        self.data_seconds_by_rank.resize(self.data_seconds_by_rank.len().max(other.data_seconds_by_rank.len()), 0.0);
-        self.data_seconds_by_rank.iter_mut().zip(&other.data_seconds_by_rank).for_each(|(x, y)| *x += y);
+        let add = |a: &mut Vec<f64>, b: &[f64]| {
+            a.resize(a.len().max(b.len()), 0.0);
+            a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+        };
+        add(&mut self.data_seconds_by_rank, &other.data_seconds_by_rank);
+        add(&mut self.data_write_seconds_by_rank, &other.data_write_seconds_by_rank);
         self.seconds += other.seconds;
     }
-}
-
-/// The run-level content of a new Block.
-pub(crate) struct Run<'a> {
-    pub name: &'a str,
-    pub annotations: &'a Annotations,
-    /// NIX time of the run's start.
-    pub created_at: &'a str,
 }
 
 /// What rank 0 lays out in one transaction, besides the segments.
 #[derive(Clone, Copy)]
 pub(crate) enum Job<'a> {
     /// A new Block for the run, holding the segments.
-    NewBlock(&'a Run<'a>),
+    NewBlock(&'a BlockMeta<'a>),
     /// The segments, added to the Block of this NIX name.
     Append(&'a str),
     /// A new value for one annotation of the Block of this NIX name.
@@ -266,9 +264,10 @@ pub(crate) fn transact(
         let visible = std::fs::OpenOptions::new().write(true).open(&write_path).map(drop).map_err(|e| Error::io("open for writing", &write_path, e));
         comm.agree(Step::Data, visible)?;
         let filled = fill(comm, &write_path, options, &payloads, segments);
-        comm.agree(Step::Data, filled)?;
+        data_time.set(data_time.get() + comm.agree(Step::Data, filled)?);
     }
     let data_seconds = data_start.elapsed().as_secs_f64();
+    let write_seconds = data_time.get().as_secs_f64();
 
     let committed = match laid {
         Some(l) => {
@@ -279,11 +278,11 @@ pub(crate) fn transact(
     };
     let (file_bytes, block) = comm.agree(Step::Commit, committed)?;
     let (objects, data_bytes) = summary_counts(segments);
-    let facts = comm.all_gather_u64s(&[data_seconds.to_bits(), objects, data_bytes, crate::os::peak_memory()]);
+    let facts = comm.all_gather_u64s(&[data_seconds.to_bits(), objects, data_bytes, crate::os::peak_memory(), write_seconds.to_bits()]);
     let from_root = comm.broadcast_bytes(0, postcard::to_stdvec(&(metadata_seconds, file_bytes)).expect("plain data"));
     let (metadata_seconds, file_bytes): (f64, u64) =
         postcard::from_bytes(&from_root).map_err(|e| Error::Collective(format!("summary from rank 0 unreadable: {e}")))?;
-    let column = |i: usize| facts.chunks(4).map(move |f| f[i]);
+    let column = |i: usize| facts.chunks(5).map(move |f| f[i]);
     let data_seconds_by_rank: Vec<f64> = column(0).map(f64::from_bits).collect();
     let summary = WriteSummary {
         path: path.to_owned(),
@@ -296,17 +295,25 @@ pub(crate) fn transact(
         metadata_seconds,
         data_seconds: data_seconds_by_rank.iter().copied().fold(0.0, f64::max),
         data_seconds_by_rank,
+        data_write_seconds_by_rank: column(4).map(f64::from_bits).collect(),
         seconds: start.elapsed().as_secs_f64(),
     };
     Ok(Written { summary, block })
 }
 
-/// This rank's data phase: the values of its payloads, written at their offsets.
-fn fill(comm: &Comm, path: &Path, options: &WriteOptions<'_>, payloads: &[Payload], segments: &[Segment]) -> Result<()> {
-    let data: Vec<_> = payloads.iter().map(|p| payload_data(segments, p)).collect::<Result<_>>()?;
-    let pieces: Vec<(u64, &[u8])> = payloads.iter().zip(&data).map(|(p, d)| (p.offset, mpio::bytes_of(&d.nums()))).collect();
+/// This rank's data phase: the values of its payloads, written at their offsets. The rank
+/// takes part in the collective open, sync and close even if it has nothing to write or
+/// cannot find its data (it then writes nothing and reports the error).
+fn fill(comm: &Comm, path: &Path, options: &WriteOptions<'_>, payloads: &[Payload], segments: &[Segment]) -> Result<Duration> {
+    let data: Result<Vec<_>> = payloads.iter().map(|p| payload_data(segments, p)).collect();
+    let pieces: Vec<(u64, &[u8])> = match &data {
+        Ok(data) => payloads.iter().zip(data).map(|(p, d)| (p.offset, mpio::bytes_of(&d.nums()))).collect(),
+        Err(_) => Vec::new(),
+    };
     let halfway = || trip(options.fault, comm.rank(), FaultPoint::Data, path);
-    mpio::write_at(comm, path, options.mpio_hints, &pieces, &halfway).map(drop)
+    let written = mpio::write_at(comm, path, options.mpio_hints, &pieces, &halfway);
+    data?;
+    written
 }
 
 /// `(objects, data bytes)` of this rank's buffers.
@@ -369,7 +376,7 @@ fn lay_out(
                 let run_index = if target.is_new() { 0 } else { runs::count_named(&file, run.name)? };
                 let mut annotations = run.annotations.clone();
                 annotations.insert("run_index", Value::Int(i64::try_from(run_index).unwrap_or(i64::MAX)));
-                let meta = BlockMeta { name: run.name, annotations: &annotations, created_at: run.created_at };
+                let meta = BlockMeta { annotations: &annotations, ..*run };
                 (layout::create_block(&file, &kit, &block, &meta)?, block)
             }
             Job::Append(block) => (layout::open_block(&file, block)?, block.to_owned()),

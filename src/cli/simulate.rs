@@ -203,7 +203,8 @@ fn summary_json(s: &WriteSummary, args: &Args, ranks: i32, simulate_seconds: f64
         "path": s.path, "ranks": ranks, "cells": args.cells, "checkpoints": args.checkpoints,
         "objects": s.objects, "segments": s.segments, "data_bytes": s.data_bytes, "file_bytes": s.file_bytes,
         "metadata_seconds": s.metadata_seconds, "data_seconds": s.data_seconds,
-        "data_seconds_by_rank": s.data_seconds_by_rank, "data_bytes_by_rank": s.data_bytes_by_rank,
+        "data_seconds_by_rank": s.data_seconds_by_rank, "data_write_seconds_by_rank": s.data_write_seconds_by_rank,
+        "data_bytes_by_rank": s.data_bytes_by_rank,
         "peak_memory_by_rank": s.peak_memory_by_rank, "write_seconds": s.seconds,
         "simulate_seconds": simulate_seconds, "seconds": seconds,
     })

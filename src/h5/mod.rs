@@ -130,7 +130,7 @@ impl File {
         let path = self.path.clone();
         std::mem::forget(self);
         // SAFETY: the id is open and no object handle of this file remains.
-        let ret = unsafe { H5Fclose(id) };
+        let ret = locked(|| unsafe { H5Fclose(id) });
         if ret < 0 {
             return Err(Error::Hdf5 { op: "close file", object: "/".into(), path, message: stack_message() });
         }
@@ -146,13 +146,15 @@ impl File {
     }
 }
 
+/// Handles are closed under the library lock: a drop may run outside [`locked`], while
+/// another thread of the application uses HDF5.
 impl Drop for File {
     fn drop(&mut self) {
         // SAFETY: the id is open; errors cannot be reported from drop, and `close` is the
         // path that reports them.
-        unsafe {
+        locked(|| unsafe {
             H5Fclose(self.id);
-        }
+        });
     }
 }
 
@@ -206,9 +208,9 @@ impl<'f> Obj<'f> {
 impl Drop for Obj<'_> {
     fn drop(&mut self) {
         // SAFETY: the id is an open object of a file that outlives it.
-        unsafe {
+        locked(|| unsafe {
             H5Oclose(self.id);
-        }
+        });
     }
 }
 
@@ -243,9 +245,9 @@ impl Owned {
 impl Drop for Owned {
     fn drop(&mut self) {
         // SAFETY: the id is open and owned by this value.
-        unsafe {
+        locked(|| unsafe {
             (self.close)(self.id);
-        }
+        });
     }
 }
 

@@ -69,7 +69,8 @@ fn annotations(props: &Obj<'_>, kit: &Kit, annotations: &Annotations) -> Result<
     annotations.iter().try_for_each(|(k, v)| property(props, kit, k, v, false).map(drop))
 }
 
-/// The run-level facts of a new Block.
+/// The run-level content of a new Block.
+#[derive(Clone, Copy)]
 pub(crate) struct BlockMeta<'a> {
     /// The run's name (`neo_name`).
     pub name: &'a str,

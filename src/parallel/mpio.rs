@@ -74,8 +74,9 @@ impl Drop for Info {
     }
 }
 
-/// Writes `(offset, bytes)` pieces into `path`, syncs and closes it; returns the bytes
-/// written. `halfway` runs after half of the pieces (fault-injection tests hook in there).
+/// Writes `(offset, bytes)` pieces into `path`, syncs and closes it; returns the time
+/// spent in the write calls alone (the sync is the disk's time, not the rank's).
+/// `halfway` runs after half of the pieces (fault-injection tests hook in there).
 ///
 /// # Collective
 /// Every rank of `comm` calls it, with or without pieces: the open, the sync and the
@@ -89,14 +90,14 @@ pub(crate) fn write_at(
     hints: &[(String, String)],
     pieces: &[(u64, &[u8])],
     halfway: &dyn Fn() -> Result<()>,
-) -> Result<u64> {
+) -> Result<std::time::Duration> {
     let info = Info::new(hints)?;
     let name = crate::h5::cstr(&path.to_string_lossy());
     let mut fh: MPI_File = std::ptr::null_mut();
     // SAFETY: collective open with a NUL-terminated name and a valid info handle.
     let opened = unsafe { MPI_File_open(comm.as_raw(), name.as_ptr(), MPI_MODE_WRONLY as c_int, info.raw(), &raw mut fh) };
     check(opened, "open (MPI-IO) for writing", path)?;
-    let mut written = 0u64;
+    let mut writing = std::time::Duration::ZERO;
     let mut outcome = Ok(());
     'pieces: for (n, (offset, bytes)) in pieces.iter().enumerate() {
         if n == pieces.len() / 2 {
@@ -108,13 +109,14 @@ pub(crate) fn write_at(
         for (i, piece) in bytes.chunks(PIECE).enumerate() {
             let at = MPI_Offset::try_from(offset + (i * PIECE) as u64).unwrap_or(MPI_Offset::MAX);
             let count = c_int::try_from(piece.len()).expect("pieces are at most 1 GiB");
+            let start = std::time::Instant::now();
             // SAFETY: an open file; `piece` is `count` readable bytes.
             let rc = unsafe { MPI_File_write_at(fh, at, piece.as_ptr().cast(), count, RSMPI_UINT8_T, RSMPI_STATUS_IGNORE) };
+            writing += start.elapsed();
             outcome = check(rc, "write (MPI-IO)", path);
             if outcome.is_err() {
                 break 'pieces;
             }
-            written += piece.len() as u64;
         }
     }
     // SAFETY: collective sync and close of the file opened above, on every rank.
@@ -122,7 +124,7 @@ pub(crate) fn write_at(
     outcome?;
     check(synced, "sync (MPI-IO)", path)?;
     check(closed, "close (MPI-IO)", path)?;
-    Ok(written)
+    Ok(writing)
 }
 
 /// Turns an MPI return code into an error naming `op` and `path`.

@@ -21,7 +21,8 @@ import uuid
 import warnings
 
 warnings.simplefilter("ignore")
-from neo.io import NixIO  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "neo"))
+from neo_files import read_blocks  # noqa: E402
 
 CHECKPOINTS = 4
 SMALL = (40, 4)
@@ -112,11 +113,7 @@ class Job:
 def read_checkpoints(path, shape=SMALL):
     """Neo's view: checkpoint indices, whether each is complete, and finished_at."""
     cells_expected, voltage = shape
-    io = NixIO(path, mode="ro")
-    try:
-        blocks = io.read_all_blocks()
-    finally:
-        io.close()
+    blocks = read_blocks(path)
     b = blocks[-1]
     indices, complete = [], []
     for s in b.segments:

@@ -12,18 +12,10 @@ os.environ.setdefault("BSB_IGNORE_PARALLEL", "1")
 warnings.simplefilter("ignore")
 import numpy as np  # noqa: E402
 from bsb.simulation.results import iter_recordings  # noqa: E402
-from neo.io import NixIO  # noqa: E402
+from neo_files import finish, read_block  # noqa: E402
 
 ANCHOR = ("bsb_device_name", "bsb_device_kind", "bsb_recording_kind", "bsb_direction", "bsb_ps_name",
           "bsb_cell_id", "bsb_cell_model", "bsb_section", "bsb_arc")
-
-
-def read(path):
-    io = NixIO(path, mode="ro")
-    try:
-        return io.read_block()
-    finally:
-        io.close()
 
 
 def recordings(block, via_bsb):
@@ -48,11 +40,11 @@ def recordings(block, via_bsb):
 
 
 def main():
-    reference = recordings(read(sys.argv[1]), via_bsb=False)
+    reference = recordings(read_block(sys.argv[1]), via_bsb=False)
     problems = []
     for spec in sys.argv[2:]:
         ranks, path = spec.split("=", 1)
-        block = read(path)
+        block = read_block(path)
         for s in block.segments:
             muxed = [o for o in [*s.spiketrains, *s.analogsignals] if o.annotations.get("bsb_multiplexed")]
             trains = [o for o in s.spiketrains if o.annotations.get("bsb_multiplexed")]
@@ -73,9 +65,7 @@ def main():
                 problems.append(f"{path}: recording {key} differs: {got[key][1]} vs {reference[key][1]}")
                 break
         print(f"checked {path} ({ranks} ranks): BSB 8 recovered {len(got)} of {len(reference)} targets")
-    for p in problems[:20]:
-        print("PROBLEM", p)
-    sys.exit(1 if problems else 0)
+    finish(problems)
 
 
 if __name__ == "__main__":

@@ -9,15 +9,7 @@ import warnings
 import numpy as np
 
 warnings.simplefilter("ignore")
-from neo.io import NixIO  # noqa: E402
-
-
-def read(path):
-    io = NixIO(path, mode="ro")
-    try:
-        return io.read_block()
-    finally:
-        io.close()
+from neo_files import finish, read_block, read_blocks  # noqa: E402
 
 
 def check(ranks, d):
@@ -27,7 +19,7 @@ def check(ranks, d):
         if not ok:
             problems.append(f"{d} ({ranks} ranks): {msg}")
 
-    b = read(f"{d}/shapes.nio")
+    b = read_block(f"{d}/shapes.nio")
     need(len(b.segments) == 2, f"{len(b.segments)} segments")
     first, empty = b.segments
     need(len(empty.spiketrains) == 0 and len(empty.analogsignals) == 0, "the second segment has no objects")
@@ -55,14 +47,10 @@ def check(ranks, d):
         need(g.annotations["bsb_weights"] == [0.5, 1.5], "float list")
         need(g.annotations["bsb_tags"] == ["a", "b"], "string list")
 
-    io = NixIO(f"{d}/append.nio", mode="ro")
-    try:
-        runs = [(b.name, int(b.annotations["run_index"]), len(b.segments[0].spiketrains)) for b in io.read_all_blocks()]
-    finally:
-        io.close()
+    runs = [(b.name, int(b.annotations["run_index"]), len(b.segments[0].spiketrains)) for b in read_blocks(f"{d}/append.nio")]
     need(runs == [("first", 0, ranks), ("first", 1, ranks), ("second", 0, ranks)], f"appended runs {runs}")
 
-    s = read(f"{d}/sparse.nio")
+    s = read_block(f"{d}/sparse.nio")
     need(len(s.segments) == 1 and len(s.segments[0].spiketrains) == 1, "ranks without recorders add nothing")
     need(s.segments[0].spiketrains[0].magnitude.tolist() == [5.0], "rank 0's train")
     return problems
@@ -75,9 +63,7 @@ def main():
         found = check(int(ranks), d)
         print(f"checked {d} ({ranks} ranks): {len(found)} problems")
         problems += found
-    for p in problems:
-        print("PROBLEM", p)
-    sys.exit(1 if problems else 0)
+    finish(problems)
 
 
 if __name__ == "__main__":

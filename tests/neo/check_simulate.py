@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 
 warnings.simplefilter("ignore")
-from neo.io import NixIO  # noqa: E402
+from neo_files import finish, read_blocks  # noqa: E402
 
 BASELINE = ["bsb_device_name", "bsb_device_kind", "bsb_recording_kind", "bsb_simulation_id",
             "bsb_segment_id", "bsb_direction"]
@@ -51,11 +51,7 @@ def expected_cell(cell_id):
 
 def check_file(path, ranks, a):
     check = Check(path)
-    io = NixIO(path, mode="ro")
-    try:
-        blocks = io.read_all_blocks()
-    finally:
-        io.close()
+    blocks = read_blocks(path)
     if not check(len(blocks) == 1, f"{len(blocks)} blocks, expected 1"):
         return check.problems, None
     b = blocks[0]
@@ -167,9 +163,7 @@ def main():
         elif recordings != reference[1]:
             problems.append(f"{path}: recordings differ from {reference[0]}")
         print(f"checked {path} ({ranks} ranks): {len(recordings)} recordings, {len(found)} problems")
-    for problem in problems[:50]:
-        print("PROBLEM", problem)
-    sys.exit(1 if problems else 0)
+    finish(problems)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import numpy as np  # noqa: E402
 import quantities as pq  # noqa: E402
 from neo import AnalogSignal, Block, Segment, SpikeTrain  # noqa: E402
 from neo.io import NixIO  # noqa: E402
+from neo_files import finish, read_block, read_blocks  # noqa: E402
 
 
 def fixture_types(path):
@@ -192,11 +193,7 @@ def differences(a, b, where=""):
 
 
 def compare(binary, path):
-    io = NixIO(path, mode="ro")
-    try:
-        neo = [canonical_neo(b) for b in io.read_all_blocks()]
-    finally:
-        io.close()
+    neo = [canonical_neo(b) for b in read_blocks(path)]
     done = subprocess.run([binary, "dump", "--all", path], capture_output=True, text=True)
     if done.returncode != 0:
         return [f"{path}: dump failed: {done.stderr.strip()}"]
@@ -220,11 +217,7 @@ def plain(v):
 def compare_recordings(binary, path):
     """BSB 8.0.2's iter_recordings (on Neo's read) against ours (`inspect --json --data`)."""
     from bsb.simulation.results import iter_recordings
-    io = NixIO(path, mode="ro")
-    try:
-        block = io.read_block()
-    finally:
-        io.close()
+    block = read_block(path)
     theirs = []
     for i, seg in enumerate(block.segments):
         checkpoint = int(seg.annotations.get("checkpoint_index", i))
@@ -267,9 +260,7 @@ def main():
         found = compare_recordings(a.bin, path)
         print(f"compared the recordings of {os.path.basename(path)} with BSB 8.0.2's iter_recordings: {len(found)} differences")
         problems += found
-    for d in problems[:40]:
-        print("DIFFERENCE", d)
-    sys.exit(1 if problems else 0)
+    finish(problems, "DIFFERENCE")
 
 
 if __name__ == "__main__":
