@@ -24,7 +24,7 @@ quietly() {
 
 echo "== cargo test"
 quietly cargo-test cargo test --release
-grep -E "^test result" "$work/cargo-test.log"
+grep -aE "^test result" "$work/cargo-test.log"
 
 echo "== collective tests under mpirun"
 mpi_test="$(cargo test --release --test mpi --no-run --message-format=json 2>/dev/null \
