@@ -63,6 +63,14 @@ for n in 1 2 4; do
 done
 "$py" tests/neo/check_multiplex.py "$work/sim1.nio" "${specs[@]}"
 
+echo "== nixio 1.5.4: every entity's timestamps, and validate() no worse than on Neo's copy of the same Blocks"
+# A second run added to a copy of sim2.nio, streamed: checkpoints over a second apart, so
+# a Block or file whose updated_at a write forgot to advance shows.
+cp "$work/sim2.nio" "$work/rw.nio"
+timeout 300 "${MPIRUN[@]}" -n 2 "$bin" simulate "${args[@]}" --mode rw --name second --stream --compute-ms 600 --out "$work/rw.nio" > /dev/null
+"$py" tests/neo/check_nixio.py --bin "$bin" --old tests/fixtures/corpus/simulate.nio \
+  "$work/sim1.nio" "$work/sim2.nio" "$work/mux1.nio" "$work/mux2.nio" "$work/rw.nio"
+
 echo "== our reader against Neo's (fixtures written by Neo) and BSB 8.0.2's iter_recordings"
 "$py" tests/neo/reader_vs_neo.py --bin "$bin" --dir "$work/fixtures" "$work/sim4.nio" "$work/mux4.nio" "$work/mpi4/shapes.nio" "$work/mpi2/append.nio"
 

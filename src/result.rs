@@ -13,6 +13,7 @@ use crate::parallel::comm::{Comm, Step};
 use crate::provenance::{Host, Plugin, Provenance, RankHost, RunInfo, iso_now};
 use crate::recorder::{FlushContext, FnRecorder, Meta, Recorder, RecorderError};
 use crate::nix::layout::BlockMeta;
+use crate::nix::names::nix_time;
 use crate::writer::{self, FileMode, Job, WriteOptions, WriteSummary};
 
 /// One simulation run as seen from one rank.
@@ -59,11 +60,6 @@ pub struct RecorderFailure {
     pub device: String,
     /// The error, or the panic's message.
     pub error: String,
-}
-
-/// The NIX form of a time (`%Y%m%dT%H%M%S`, UTC).
-fn nix_time(at: chrono::DateTime<chrono::Utc>) -> String {
-    at.format(crate::nix::names::TIME_FORMAT).to_string()
 }
 
 impl SimulationResult {

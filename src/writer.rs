@@ -367,21 +367,29 @@ fn lay_out(
         let fapl = target.fapl(kit.fapl())?;
         let mode = if target.is_new() { Mode::Create } else { Mode::ReadWrite };
         let file = File::open(target.write_path(), mode, Some(&kit), Some(fapl.id()))?;
+        let written_at = names::nix_time(chrono::Utc::now());
+        if !target.is_new() {
+            let block = match job {
+                Job::NewBlock(_) => None,
+                Job::Append(block) | Job::Annotate { block, .. } => Some(block),
+            };
+            layout::touch(&file, &kit, block, &written_at)?;
+        }
         let (handles, block) = match job {
             Job::NewBlock(run) => {
                 if target.is_new() {
-                    layout::init_file(&file, &kit, run.created_at)?;
+                    layout::init_file(&file, &kit, run.created_at, &written_at)?;
                 }
                 let block = names::object_name("block", Uuid::new_v4());
                 let run_index = if target.is_new() { 0 } else { runs::count_named(&file, run.name)? };
                 let mut annotations = run.annotations.clone();
                 annotations.insert("run_index", Value::Int(i64::try_from(run_index).unwrap_or(i64::MAX)));
                 let meta = BlockMeta { annotations: &annotations, ..*run };
-                (layout::create_block(&file, &kit, &block, &meta)?, block)
+                (layout::create_block(&file, &kit, &block, &meta, &written_at)?, block)
             }
             Job::Append(block) => (layout::open_block(&file, block)?, block.to_owned()),
             Job::Annotate { block, key, value } => {
-                layout::annotate_block(&file, &kit, block, key, value)?;
+                layout::annotate_block(&file, &kit, block, key, value, &written_at)?;
                 (layout::open_block(&file, block)?, block.to_owned())
             }
         };
@@ -390,7 +398,7 @@ fn lay_out(
         for (index, (segment, seg_plan)) in segments.iter().zip(&plan.segments).enumerate() {
             let created_at = segment.rec_datetime.as_deref().unwrap_or("19700101T000000");
             let share = options.share_properties;
-            let job = SegmentJob { index, segment, created_at, plan: seg_plan, descs: &descs, fill, share, ticker: &ticker, data_time, payloads: &payloads };
+            let job = SegmentJob { index, segment, created_at, written_at: &written_at, plan: seg_plan, descs: &descs, fill, share, ticker: &ticker, data_time, payloads: &payloads };
             layout::write_segment(&handles, &kit, &job)?;
         }
         ticker.finish();

@@ -3,6 +3,8 @@
 //! the root attributes, `/data` and `/metadata`, `entity_id` UUIDs on every entity and
 //! property, `created_at` in `%Y%m%dT%H%M%S`, the types and units, the time dimension,
 //! the `metadata` links, bools as enums, and link creation order tracked on every group.
+//! Beyond Neo, what NIX itself requires of every entity (docs/NIX_CONFORMANCE.md):
+//! `created_at` and `updated_at` on all, and a `type` on every section.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -42,6 +44,22 @@ fn is_nix_time(s: &str) -> bool {
     chrono::NaiveDateTime::parse_from_str(s, "%Y%m%dT%H%M%S").is_ok()
 }
 
+/// An entity's NIX timestamps: both present, in NIX's format, created no later than updated.
+fn stamped(loc: &Location) {
+    let (created, updated) = (text(loc, "created_at"), text(loc, "updated_at"));
+    assert!(is_nix_time(&created) && is_nix_time(&updated), "{}: {created:?}, {updated:?}", loc.name());
+    assert!(created <= updated, "{} was created at {created}, after its update at {updated}", loc.name());
+}
+
+/// A section: a UUID `entity_id`, a `type`, the timestamps; returns its properties.
+fn section(owner: &Group, type_: &str) -> Group {
+    let section = owner.group("metadata").unwrap();
+    assert!(is_uuid(&text(&section, "entity_id")));
+    assert_eq!(text(&section, "type"), type_);
+    stamped(&section);
+    section.group("properties").unwrap()
+}
+
 /// Every group below `/` tracks link creation order (Neo reads segments, objects and
 /// annotations in that order).
 fn all_tracked(g: &Group, seen: &mut usize) {
@@ -60,6 +78,7 @@ fn property(props: &Group, key: &str) -> hdf5::Dataset {
     let ds = props.dataset(key).unwrap_or_else(|_| panic!("{}/{key} is missing", props.name()));
     assert_eq!(text(&ds, "name"), key);
     assert!(is_uuid(&text(&ds, "entity_id")), "{}/{key} entity_id", props.name());
+    stamped(&ds);
     ds
 }
 
@@ -68,7 +87,7 @@ fn check_file(path: &Path) {
     assert_eq!(text(&file, "format"), "nix");
     assert_eq!(file.attr("version").unwrap().read_raw::<i32>().unwrap(), [1, 2, 1]);
     assert!(is_uuid(&text(&file, "id")));
-    assert!(is_nix_time(&text(&file, "created_at")) && is_nix_time(&text(&file, "updated_at")));
+    stamped(&file);
     let data = file.group("data").unwrap();
     file.group("metadata").unwrap();
     let mut seen = 0;
@@ -77,8 +96,9 @@ fn check_file(path: &Path) {
 
     let block = data.group(&data.member_names().unwrap()[0]).unwrap();
     assert_eq!(text(&block, "type"), "neo.block");
-    assert!(is_uuid(&text(&block, "entity_id")) && is_nix_time(&text(&block, "created_at")));
-    let props = block.group("metadata/properties").unwrap();
+    assert!(is_uuid(&text(&block, "entity_id")));
+    stamped(&block);
+    let props = section(&block, "neo.block.metadata");
     for key in ["neo_name", "config", "bsb_simulation_id", "bsb_provenance", "run_index"] {
         property(&props, key);
     }
@@ -88,18 +108,21 @@ fn check_file(path: &Path) {
     for s in segments {
         let seg = groups.group(&s).unwrap();
         assert_eq!(text(&seg, "type"), "neo.segment");
-        assert!(is_uuid(&text(&seg, "entity_id")) && is_nix_time(&text(&seg, "created_at")));
-        let sp = seg.group("metadata/properties").unwrap();
+        assert!(is_uuid(&text(&seg, "entity_id")));
+        stamped(&seg);
+        let sp = section(&seg, "neo.segment.metadata");
         assert_eq!(property(&sp, "checkpoint_index").dtype().unwrap().to_descriptor().unwrap().to_string(), "int64");
         for link in seg.group("multi_tags").unwrap().member_names().unwrap() {
             assert!(is_uuid(&link), "segment links are named by entity_id");
             let tag = seg.group(&format!("multi_tags/{link}")).unwrap();
             assert_eq!(text(&tag, "type"), "neo.spiketrain");
             assert_eq!(text(&tag, "entity_id"), link);
+            stamped(&tag);
             let positions = tag.group("positions").unwrap();
             assert_eq!((text(&positions, "type"), text(&positions, "unit")), ("neo.spiketrain.times".into(), "ms".into()));
             assert!(positions.dataset("data").is_ok());
-            let tp = tag.group("metadata/properties").unwrap();
+            stamped(&positions);
+            let tp = section(&tag, "neo.spiketrain.metadata");
             for key in ["neo_name", "t_start", "t_stop"] {
                 property(&tp, key);
             }
@@ -109,13 +132,12 @@ fn check_file(path: &Path) {
             let da = seg.group(&format!("data_arrays/{link}")).unwrap();
             assert_eq!(text(&da, "type"), "neo.analogsignal");
             assert_eq!(text(&da, "unit"), "mV");
+            stamped(&da);
             assert!(text(&da, "name").rsplit_once('.').is_some_and(|(base, c)| base.starts_with("neo.analogsignal.") && c.parse::<u32>().is_ok()));
             let dim = da.group("dimensions/1").unwrap();
             assert_eq!((text(&dim, "dimension_type"), text(&dim, "label"), text(&dim, "unit")), ("sample".into(), "time".into(), "ms".into()));
             assert!(dim.attr("sampling_interval").unwrap().read_scalar::<f64>().unwrap() > 0.0);
-            let section = da.group("metadata").unwrap();
-            assert!(is_uuid(&text(&section, "entity_id")));
-            assert_eq!(text(&property(&section.group("properties").unwrap(), "t_start"), "unit"), "ms");
+            assert_eq!(text(&property(&section(&da, "neo.analogsignal.metadata"), "t_start"), "unit"), "ms");
         }
     }
 }

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::{CStr, c_char, c_void};
 
-use hdf5_sys::h5a::{H5Aclose, H5Acreate2, H5Awrite};
+use hdf5_sys::h5a::{H5Aclose, H5Acreate2, H5Adelete, H5Aexists, H5Awrite};
 use hdf5_sys::h5ac::{H5AC__CURR_CACHE_CONFIG_VERSION, H5AC_cache_config_t};
 use hdf5_sys::h5d::{H5D_alloc_time_t, H5D_fill_time_t, H5D_layout_t, H5Dcreate2, H5Dget_offset, H5Dwrite};
 use hdf5_sys::h5i::hid_t;
@@ -313,6 +313,19 @@ impl<'f> Obj<'f> {
         let mut buf = value.as_bytes().to_vec();
         buf.resize(value.len().max(1), 0);
         self.write_attr(name, t, kit.scalar.id(), buf.as_ptr().cast())
+    }
+
+    /// Writes a scalar string attribute as [`Obj::attr_str`] does, in place of any
+    /// attribute of that name (of any type: Neo's files hold variable-length strings).
+    pub(crate) fn replace_attr_str(&self, kit: &Kit, name: &CStr, value: &str, ascii: bool) -> Result<()> {
+        let what = || format!("{}@{}", self.name(), name.to_string_lossy());
+        // SAFETY: open object and NUL-terminated name.
+        let exists = self.file().check(unsafe { H5Aexists(self.id(), name.as_ptr()) }, "look up attribute", what)?;
+        if exists > 0 {
+            // SAFETY: as above; the attribute exists and no handle of it is open.
+            self.file().check(unsafe { H5Adelete(self.id(), name.as_ptr()) }, "delete attribute", what)?;
+        }
+        self.attr_str(kit, name, value, ascii)
     }
 
     /// Writes a scalar `float64` attribute.

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use uuid::Uuid;
 
 use super::names::{self, attr, group, prop, types};
-use super::property::{Prop, Sharer, object_props, property, property_attrs};
+use super::property::{Prop, Sharer, object_props, property, property_attrs, stamp};
 use crate::error::Result;
 use crate::h5::{File, GroupKind, Kit, NumType, Obj};
 use crate::model::{Annotations, Segment, Value};
@@ -26,47 +26,54 @@ fn entity_id() -> String {
     Uuid::new_v4().hyphenated().to_string()
 }
 
-/// Writes `name`, `type` and `entity_id` (and `created_at` if given); returns the id.
-fn entity(obj: &Obj<'_>, kit: &Kit, name: &str, type_: Option<&str>, created_at: Option<&str>) -> Result<String> {
+/// Writes what NIX requires of an entity (NIX_CONFORMANCE.md): `name`, `type`,
+/// `entity_id`, `created_at` and `updated_at`; returns the id.
+fn entity(obj: &Obj<'_>, kit: &Kit, name: &str, type_: &str, created_at: &str, updated_at: &str) -> Result<String> {
     let id = entity_id();
     obj.attr_str(kit, attr::NAME, name, false)?;
-    if let Some(t) = type_ {
-        obj.attr_str(kit, attr::TYPE, t, false)?;
-    }
+    obj.attr_str(kit, attr::TYPE, type_, false)?;
     obj.attr_str(kit, attr::ENTITY_ID, &id, false)?;
-    if let Some(t) = created_at {
-        obj.attr_str(kit, attr::CREATED_AT, t, true)?;
-    }
+    stamp(obj, kit, created_at, updated_at)?;
     Ok(id)
 }
 
-/// Writes the root attributes and the `/data` and `/metadata` groups of a new file.
-pub(crate) fn init_file(file: &File, kit: &Kit, created_at: &str) -> Result<()> {
+/// Writes the root attributes and the `/data` and `/metadata` groups of a new file, for a
+/// run that started at `created_at`, written `at` (NIX times).
+pub(crate) fn init_file(file: &File, kit: &Kit, created_at: &str, at: &str) -> Result<()> {
     let root = file.root()?;
     root.attr_str(kit, attr::FORMAT, names::FORMAT, true)?;
     root.attr_i32s(kit, attr::VERSION, &names::VERSION)?;
     root.attr_str(kit, attr::ID, &entity_id(), false)?;
-    root.attr_str(kit, attr::CREATED_AT, created_at, true)?;
-    root.attr_str(kit, attr::UPDATED_AT, created_at, true)?;
+    stamp(&root, kit, created_at, at)?;
     root.group(kit, group::DATA, GroupKind::Container)?;
     let metadata = root.group(kit, group::METADATA, GroupKind::Container)?;
     let neo = metadata.group(kit, group::NEO, GroupKind::Small)?;
-    entity(&neo, kit, group::NEO, Some(types::NEO_METADATA), None)?;
+    entity(&neo, kit, group::NEO, types::NEO_METADATA, at, at)?;
     let props = neo.group(kit, group::PROPERTIES, GroupKind::Properties)?;
-    property(&props, kit, prop::VERSION, &Value::Str(names::NEO_VERSION.into()), false).map(drop)
+    property(&props, kit, prop::VERSION, &Value::Str(names::NEO_VERSION.into()), false, at).map(drop)
 }
 
-/// A `metadata` section under `owner` named `name`; returns its `properties` group and the
-/// section itself. `neo_name` is written first, as Neo does.
-fn section<'f>(owner: &Obj<'f>, kit: &Kit, name: &str, type_: Option<&str>) -> Result<(Obj<'f>, Obj<'f>)> {
+/// Sets `updated_at` of the root and, if given, of Block `block` to `at`: a write changed
+/// them. Files without the attribute (older ones of this crate) get it.
+pub(crate) fn touch(file: &File, kit: &Kit, block: Option<&str>, at: &str) -> Result<()> {
+    file.root()?.replace_attr_str(kit, attr::UPDATED_AT, at, true)?;
+    if let Some(b) = block {
+        file.open_path(&format!("/{}/{b}", group::DATA), Some(&format!("Block {b}")))?.replace_attr_str(kit, attr::UPDATED_AT, at, true)?;
+    }
+    Ok(())
+}
+
+/// A `metadata` section under `owner` named `name`, written `at`; returns its `properties`
+/// group and the section itself. `neo_name` is written first, as Neo does.
+fn section<'f>(owner: &Obj<'f>, kit: &Kit, name: &str, type_: &str, at: &str) -> Result<(Obj<'f>, Obj<'f>)> {
     let sec = owner.group(kit, group::METADATA, GroupKind::Small)?;
-    entity(&sec, kit, name, type_, None)?;
+    entity(&sec, kit, name, type_, at, at)?;
     let props = sec.group(kit, group::PROPERTIES, GroupKind::Properties)?;
     Ok((sec, props))
 }
 
-fn annotations(props: &Obj<'_>, kit: &Kit, annotations: &Annotations) -> Result<()> {
-    annotations.iter().try_for_each(|(k, v)| property(props, kit, k, v, false).map(drop))
+fn annotations(props: &Obj<'_>, kit: &Kit, annotations: &Annotations, at: &str) -> Result<()> {
+    annotations.iter().try_for_each(|(k, v)| property(props, kit, k, v, false, at).map(drop))
 }
 
 /// The run-level content of a new Block.
@@ -94,14 +101,14 @@ pub(crate) struct BlockHandles<'f> {
     multi_tags: Obj<'f>,
 }
 
-/// Creates Block `nix_name` under `/data`.
-pub(crate) fn create_block<'f>(file: &'f File, kit: &Kit, nix_name: &str, meta: &BlockMeta<'_>) -> Result<BlockHandles<'f>> {
+/// Creates Block `nix_name` under `/data`, written `at` (a NIX time).
+pub(crate) fn create_block<'f>(file: &'f File, kit: &Kit, nix_name: &str, meta: &BlockMeta<'_>, at: &str) -> Result<BlockHandles<'f>> {
     let data = file.open_path(group::DATA, None)?;
     let block = data.group(kit, nix_name, GroupKind::Small)?;
-    entity(&block, kit, nix_name, Some(types::BLOCK), Some(meta.created_at))?;
-    let (_, props) = section(&block, kit, nix_name, Some(types::BLOCK_METADATA))?;
-    property(&props, kit, prop::NEO_NAME, &Value::Str(meta.name.to_owned()), false)?;
-    annotations(&props, kit, meta.annotations)?;
+    entity(&block, kit, nix_name, types::BLOCK, meta.created_at, at)?;
+    let (_, props) = section(&block, kit, nix_name, types::BLOCK_METADATA, at)?;
+    property(&props, kit, prop::NEO_NAME, &Value::Str(meta.name.to_owned()), false, at)?;
+    annotations(&props, kit, meta.annotations, at)?;
     Ok(BlockHandles {
         groups: block.group(kit, group::GROUPS, GroupKind::Container)?,
         data_arrays: block.group(kit, group::DATA_ARRAYS, GroupKind::Container)?,
@@ -119,13 +126,16 @@ pub(crate) fn open_block<'f>(file: &'f File, nix_name: &str) -> Result<BlockHand
     })
 }
 
-/// Rewrites the string annotation `key` of Block `nix_name` in place, keeping its place
-/// among the annotations (the final provenance of a streamed run).
-pub(crate) fn annotate_block(file: &File, kit: &Kit, nix_name: &str, key: &str, value: &Value) -> Result<()> {
+/// Rewrites the string annotation `key` of Block `nix_name` in place `at` (a NIX time),
+/// keeping its place among the annotations (the final provenance of a streamed run).
+pub(crate) fn annotate_block(file: &File, kit: &Kit, nix_name: &str, key: &str, value: &Value, at: &str) -> Result<()> {
     let path = format!("/{}/{nix_name}/{}/{}/{key}", group::DATA, group::METADATA, group::PROPERTIES);
     let ds = file.open_path(&path, None)?;
     match value {
-        Value::Str(s) if ds.len()? == 1 => ds.write_strings(kit, &[s]),
+        Value::Str(s) if ds.len()? == 1 => {
+            ds.write_strings(kit, &[s])?;
+            ds.replace_attr_str(kit, attr::UPDATED_AT, at, true)
+        }
         other => Err(crate::error::Error::invalid(format!("annotation {key:?}"), format!("only a one-string annotation is rewritten in place, not {other:?}"))),
     }
 }
@@ -136,8 +146,11 @@ pub(crate) struct SegmentJob<'a> {
     pub index: usize,
     /// Rank 0's copy of the segment (its annotations are everybody's).
     pub segment: &'a Segment,
-    /// The NIX time of the flush.
+    /// The NIX time of the flush (the segment's `created_at`).
     pub created_at: &'a str,
+    /// The NIX time of this write: `created_at` of everything else it creates, and
+    /// `updated_at` of all.
+    pub written_at: &'a str,
     pub plan: &'a SegmentPlan,
     pub descs: &'a [Description],
     pub fill: Fill<'a>,
@@ -162,10 +175,10 @@ struct Shared<'f> {
 pub(crate) fn write_segment(block: &BlockHandles<'_>, kit: &Kit, job: &SegmentJob<'_>) -> Result<()> {
     let seg_name = names::object_name("segment", Uuid::new_v4());
     let g = block.groups.group(kit, &seg_name, GroupKind::Small)?;
-    entity(&g, kit, &seg_name, Some(types::SEGMENT), Some(job.created_at))?;
-    let (_, props) = section(&g, kit, &seg_name, Some(types::SEGMENT_METADATA))?;
-    property(&props, kit, prop::NEO_NAME, &Value::Str(job.segment.name.clone().unwrap_or_default()), false)?;
-    annotations(&props, kit, &job.segment.annotations)?;
+    entity(&g, kit, &seg_name, types::SEGMENT, job.created_at, job.written_at)?;
+    let (_, props) = section(&g, kit, &seg_name, types::SEGMENT_METADATA, job.written_at)?;
+    property(&props, kit, prop::NEO_NAME, &Value::Str(job.segment.name.clone().unwrap_or_default()), false, job.written_at)?;
+    annotations(&props, kit, &job.segment.annotations, job.written_at)?;
     drop(props);
     let (descs, index) = (job.descs, job.index);
     let objects = job.plan.analogsignals.par_iter().map(|p| object(descs, index, p, false));
@@ -228,15 +241,15 @@ fn data_set<'f>(parent: &Obj<'f>, kit: &Kit, job: &SegmentJob<'_>, name: &str, t
 /// annotations its rank fills.
 fn properties<'f>(props: &Obj<'f>, kit: &Kit, job: &SegmentJob<'_>, shared: &Shared<'f>, d: &ObjectDesc, src: (bool, &Placed)) -> Result<()> {
     for p in object_props(d) {
-        shared.props.put(props, kit, &p)?;
+        shared.props.put(props, kit, &p, job.written_at)?;
     }
     for (i, a) in d.arrays.iter().enumerate() {
         match a {
-            ArrayDesc::Inline(key, v) => shared.props.put(props, kit, &Prop::array(key, v))?,
+            ArrayDesc::Inline(key, v) => shared.props.put(props, kit, &Prop::array(key, v), job.written_at)?,
             ArrayDesc::Payload(key, t, n) => {
                 let role = Role::Array(u32::try_from(i).expect("few arrays"));
                 let ds = data_set(props, kit, job, key, *t, *n, &Source { spikes: src.0, placed: src.1, role })?;
-                property_attrs(&ds, kit, key, None, None, true)?;
+                property_attrs(&ds, kit, key, None, None, true, job.written_at)?;
             }
         }
     }
@@ -248,13 +261,14 @@ fn write_train<'f>(block: &BlockHandles<'f>, kit: &Kit, job: &SegmentJob<'_>, sh
     let Shape::Spikes { n, .. } = d.shape else { unreachable!("planned as a spike train") };
     let times = names::times_array(&p.name);
     let da = block.data_arrays.group(kit, &times, GroupKind::Small)?;
-    entity(&da, kit, &times, Some(types::SPIKETRAIN_TIMES), None)?;
+    let at = job.written_at;
+    entity(&da, kit, &times, types::SPIKETRAIN_TIMES, at, at)?;
     da.attr_str(kit, attr::UNIT, &d.units, false)?;
     data_set(&da, kit, job, group::VALUES, NumType::F64, n, &Source { spikes: true, placed: p, role: Role::Times })?;
     let mt = block.multi_tags.group(kit, &p.name, GroupKind::Small)?;
-    let mt_id = entity(&mt, kit, &p.name, Some(types::SPIKETRAIN), None)?;
+    let mt_id = entity(&mt, kit, &p.name, types::SPIKETRAIN, at, at)?;
     mt.link(kit, &da, group::POSITIONS)?;
-    let (_, props) = section(&mt, kit, &p.name, None)?;
+    let (_, props) = section(&mt, kit, &p.name, types::SPIKETRAIN_METADATA, at)?;
     properties(&props, kit, job, shared, d, (true, p))?;
     links.link(kit, &mt, &mt_id)
 }
@@ -268,7 +282,7 @@ fn write_signal<'f>(block: &BlockHandles<'f>, kit: &Kit, job: &SegmentJob<'_>, s
     for c in 0..n_channels as usize {
         let array = names::channel_array(&p.name, c);
         let da = block.data_arrays.group(kit, &array, GroupKind::Small)?;
-        let da_id = entity(&da, kit, &array, Some(types::ANALOGSIGNAL), None)?;
+        let da_id = entity(&da, kit, &array, types::ANALOGSIGNAL, job.written_at, job.written_at)?;
         da.attr_str(kit, attr::UNIT, &d.units, false)?;
         let role = Role::Channel(u32::try_from(c).expect("channel count fits u32"));
         data_set(&da, kit, job, group::VALUES, NumType::F64, n_samples, &Source { spikes: false, placed: p, role })?;
@@ -276,7 +290,7 @@ fn write_signal<'f>(block: &BlockHandles<'f>, kit: &Kit, job: &SegmentJob<'_>, s
         match &section_of_first {
             Some(sec) => da.link(kit, sec, group::METADATA)?,
             None => {
-                let (sec, props) = section(&da, kit, &p.name, None)?;
+                let (sec, props) = section(&da, kit, &p.name, types::ANALOGSIGNAL_METADATA, job.written_at)?;
                 properties(&props, kit, job, shared, d, (false, p))?;
                 section_of_first = Some(sec);
             }
@@ -304,4 +318,35 @@ fn time_axis<'f>(da: &Obj<'f>, kit: &Kit, share: bool, shared: &Shared<'f>, inte
         shared.dims.borrow_mut().insert(key, dims);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::h5::{self, Mode};
+    use hdf5::types::VarLenAscii;
+
+    #[test]
+    fn touch_replaces_or_adds_updated_at() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("older.nio");
+        {
+            // The root as Neo writes it (a variable-length string); a Block of an older file
+            // of this crate, without `updated_at`.
+            let f = hdf5::File::create(&path).unwrap();
+            let old: VarLenAscii = VarLenAscii::from_ascii("20200101T000000").unwrap();
+            f.new_attr::<VarLenAscii>().create("updated_at").unwrap().write_scalar(&old).unwrap();
+            f.create_group("data/neo.block.x").unwrap();
+        }
+        h5::locked(|| {
+            let kit = Kit::new().unwrap();
+            let file = File::open(&path, Mode::ReadWrite, Some(&kit), None).unwrap();
+            touch(&file, &kit, Some("neo.block.x"), "20260102T030405").unwrap();
+            for at in [".", "/data/neo.block.x"] {
+                let obj = file.open_path(at, None).unwrap();
+                assert_eq!(obj.attr_string(attr::UPDATED_AT).unwrap().as_deref(), Some("20260102T030405"), "{at}");
+            }
+            assert!(touch(&file, &kit, Some("neo.block.missing"), "20260102T030405").unwrap_err().to_string().contains("neo.block.missing"));
+        });
+    }
 }

@@ -11,6 +11,11 @@ pub const NEO_VERSION: &str = "0.14.6";
 /// `created_at`/`updated_at` format (UTC).
 pub const TIME_FORMAT: &str = "%Y%m%dT%H%M%S";
 
+/// The NIX form of a time (`created_at`, `updated_at`; [`TIME_FORMAT`], UTC).
+pub(crate) fn nix_time(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format(TIME_FORMAT).to_string()
+}
+
 /// Attribute names.
 pub mod attr {
     use super::CStr;

@@ -19,8 +19,9 @@ use crate::h5::{Kit, Nums, Obj};
 use crate::model::Value;
 use crate::parallel::describe::{ArrayDesc, ObjectDesc, Shape};
 
-/// Writes one annotation as a property dataset with its attributes; returns the dataset.
-pub(crate) fn property<'f>(props: &Obj<'f>, kit: &Kit, key: &str, value: &Value, array: bool) -> Result<Obj<'f>> {
+/// Writes one annotation as a property dataset with its attributes, created and updated
+/// `at` (a NIX time); returns the dataset.
+pub(crate) fn property<'f>(props: &Obj<'f>, kit: &Kit, key: &str, value: &Value, array: bool, at: &str) -> Result<Obj<'f>> {
     let mut definition = None;
     let mut unit = None;
     let ds = match value {
@@ -50,14 +51,16 @@ pub(crate) fn property<'f>(props: &Obj<'f>, kit: &Kit, key: &str, value: &Value,
         Value::FloatList(v) => props.numbers(kit, key, Nums::F64(v))?,
         Value::BoolList(v) => props.numbers(kit, key, Nums::Bool(&v.iter().map(|b| i8::from(*b)).collect::<Vec<_>>()))?,
     };
-    property_attrs(&ds, kit, key, unit, definition, array)?;
+    property_attrs(&ds, kit, key, unit, definition, array, at)?;
     Ok(ds)
 }
 
-/// The attributes of a property dataset: `name`, `entity_id`, and the optional markers.
-pub(crate) fn property_attrs(ds: &Obj<'_>, kit: &Kit, key: &str, unit: Option<&str>, definition: Option<&str>, array: bool) -> Result<()> {
+/// The attributes of a property dataset: `name`, `entity_id`, `created_at` and
+/// `updated_at` (both `at`), and the optional markers.
+pub(crate) fn property_attrs(ds: &Obj<'_>, kit: &Kit, key: &str, unit: Option<&str>, definition: Option<&str>, array: bool, at: &str) -> Result<()> {
     ds.attr_str(kit, attr::NAME, key, false)?;
     ds.attr_str(kit, attr::ENTITY_ID, &Uuid::new_v4().hyphenated().to_string(), false)?;
+    stamp(ds, kit, at, at)?;
     if let Some(u) = unit {
         ds.attr_str(kit, attr::UNIT, u, false)?;
     }
@@ -68,6 +71,12 @@ pub(crate) fn property_attrs(ds: &Obj<'_>, kit: &Kit, key: &str, unit: Option<&s
         ds.attr_str(kit, attr::TYPE, marker::ARRAY_ANNOTATION, false)?;
     }
     Ok(())
+}
+
+/// Writes NIX's `created_at` and `updated_at` of an entity (NIX times, 15 ASCII bytes).
+pub(crate) fn stamp(obj: &Obj<'_>, kit: &Kit, created_at: &str, updated_at: &str) -> Result<()> {
+    obj.attr_str(kit, attr::CREATED_AT, created_at, true)?;
+    obj.attr_str(kit, attr::UPDATED_AT, updated_at, true)
 }
 
 /// One property of an object's section, before the numeric array annotations.
@@ -151,19 +160,20 @@ impl<'f> Sharer<'f> {
         self.counts.as_ref().map_or(0, HashMap::len)
     }
 
-    /// Writes `p` into `props`: a link to an earlier equal property, or a new dataset.
-    pub(crate) fn put(&self, props: &Obj<'f>, kit: &Kit, p: &Prop<'_>) -> Result<()> {
+    /// Writes `p` into `props`: a link to an earlier equal property, or a new dataset
+    /// written `at` (a NIX time).
+    pub(crate) fn put(&self, props: &Obj<'f>, kit: &Kit, p: &Prop<'_>, at: &str) -> Result<()> {
         let Some(counts) = &self.counts else {
-            return property(props, kit, p.key, &p.value, p.array).map(drop);
+            return property(props, kit, p.key, &p.value, p.array, at).map(drop);
         };
         let key = p.share_key();
         if !counts.contains_key(&key) {
-            return property(props, kit, p.key, &p.value, p.array).map(drop);
+            return property(props, kit, p.key, &p.value, p.array, at).map(drop);
         }
         if let Some(first) = self.made.borrow().get(&key) {
             return props.link(kit, first, p.key);
         }
-        let ds = property(props, kit, p.key, &p.value, p.array)?;
+        let ds = property(props, kit, p.key, &p.value, p.array, at)?;
         let mut made = self.made.borrow_mut();
         if made.len() < MAX_SHARED {
             made.insert(key, ds);

@@ -88,11 +88,11 @@ mod tests {
         h5::locked(|| {
             let kit = Kit::new().unwrap();
             let file = File::open(&path, Mode::Create, Some(&kit), None).unwrap();
-            layout::init_file(&file, &kit, "20260101T000000").unwrap();
+            layout::init_file(&file, &kit, "20260101T000000", "20260101T000000").unwrap();
             let annotations = Annotations::from_iter([("note", Value::from("ünïcode"))]);
             for (i, name) in ["a", "b", "a"].iter().enumerate() {
                 let meta = BlockMeta { name, annotations: &annotations, created_at: "20260101T000000" };
-                drop(layout::create_block(&file, &kit, &format!("neo.block.{i}"), &meta).unwrap());
+                drop(layout::create_block(&file, &kit, &format!("neo.block.{i}"), &meta, "20260101T000000").unwrap());
             }
             assert_eq!(count_named(&file, "a").unwrap(), 2);
             assert_eq!(count_named(&file, "b").unwrap(), 1);
