@@ -26,7 +26,7 @@ fn entity_id() -> String {
     Uuid::new_v4().hyphenated().to_string()
 }
 
-/// Writes what NIX requires of an entity (NIX_CONFORMANCE.md): `name`, `type`,
+/// Writes what NIX requires of an entity (docs/NIX_CONFORMANCE.md): `name`, `type`,
 /// `entity_id`, `created_at` and `updated_at`; returns the id.
 fn entity(obj: &Obj<'_>, kit: &Kit, name: &str, type_: &str, created_at: &str, updated_at: &str) -> Result<String> {
     let id = entity_id();
