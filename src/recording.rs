@@ -140,11 +140,12 @@ impl Pick {
     }
 }
 
-fn target_index(array_annotations: &Annotations) -> Vec<i64> {
+/// The per-spike roster indices of a multiplexed train (empty when it has none).
+pub(crate) fn target_index(array_annotations: &Annotations) -> std::borrow::Cow<'_, [i64]> {
     match array_annotations.get(TARGET_INDEX) {
-        Some(Value::IntList(v)) => v.clone(),
-        Some(Value::Int(i)) => vec![*i],
-        _ => Vec::new(),
+        Some(Value::IntList(v)) => std::borrow::Cow::Borrowed(v),
+        Some(Value::Int(i)) => std::borrow::Cow::Owned(vec![*i]),
+        _ => std::borrow::Cow::Borrowed(&[]),
     }
 }
 
