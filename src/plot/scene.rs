@@ -12,7 +12,7 @@ use super::{Format, PlacementSet, PlotSummary, TraceSummary};
 use crate::contract::keys;
 use crate::error::{Error, Result};
 use crate::reader::{Kind, Listing, NioFile, Object, seconds_per};
-use crate::recording::{Pick, parts, target_index};
+use crate::recording::{Pick, parts_keeping, target_index};
 
 /// The placement sets of the raster, in order.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +21,15 @@ pub(crate) struct Group {
     pub cells: usize,
     pub first_row: usize,
 }
+
+/// A raster row's cell: `(placement set, cell id)`.
+type Key = (String, i64);
+
+/// The cells an object speaks for, and which of its spikes are each's.
+type Targets = Vec<(Pick, Key)>;
+
+/// Converts a time unit to ms, or names the object whose unit is not a time.
+type ToMs<'a> = &'a dyn Fn(&str, &dyn Fn() -> String) -> Result<f64>;
 
 /// Which rows an object's spikes go to.
 enum Rows {
@@ -108,15 +117,15 @@ impl Plan {
         };
         let chosen: Vec<usize> = (0..listing.objects.len()).filter(|i| segments.contains(&listing.objects[*i].segment)).collect();
         let (t0, t1, boundaries) = span(listing, &segments, &chosen, &to_ms)?;
-        if !(t1 > t0) {
+        if t0.is_nan() || t1.is_nan() || t1 <= t0 {
             return Err(Error::invalid(format!("segments {}..{} of '{}'", segments.start, segments.end, path.display()), "they span no time"));
         }
         // Spike trains with a cell anchor: every (placement set, cell) becomes a row.
-        let mut cells: BTreeMap<(String, i64), u32> = BTreeMap::new();
-        let mut anchored: Vec<(usize, f64, Vec<(Pick, (String, i64))>)> = Vec::new();
+        let mut cells: BTreeMap<Key, u32> = BTreeMap::new();
+        let mut anchored: Vec<(usize, f64, Targets)> = Vec::new();
         for &i in chosen.iter().filter(|i| listing.objects[**i].kind == Kind::SpikeTrain) {
             let o = &listing.objects[i];
-            let targets: Vec<(Pick, (String, i64))> = parts(&o.annotations, &o.array_annotations, 1).into_iter().filter_map(|p| Some((p.pick, anchor(&p.annotations)?))).collect();
+            let targets: Targets = parts_keeping(&o.annotations, &o.array_annotations, 1, Some(&KEYS)).into_iter().filter_map(|p| Some((p.pick, anchor(&p.annotations)?))).collect();
             if targets.is_empty() {
                 continue;
             }
@@ -245,8 +254,11 @@ impl Scene {
     }
 }
 
+/// The annotations a figure needs of each target.
+const KEYS: [&str; 4] = [keys::PS_NAME, keys::CELL_ID, keys::DEVICE_NAME, keys::RECORDING_KIND];
+
 /// `(placement set, cell id)` of a recording with a cell anchor.
-fn anchor(annotations: &crate::Annotations) -> Option<(String, i64)> {
+fn anchor(annotations: &crate::Annotations) -> Option<Key> {
     Some((annotations.get_str(keys::PS_NAME)?.to_owned(), annotations.get_int(keys::CELL_ID).unwrap_or(-1)))
 }
 
@@ -256,7 +268,7 @@ fn describe(o: &crate::Listed) -> String {
 
 /// The time axis in ms: from the segments' `t_start_ms`/`t_stop_ms` and their objects'
 /// times; and where the segments after the first begin.
-fn span(listing: &Listing, segments: &Range<usize>, chosen: &[usize], to_ms: &dyn Fn(&str, &dyn Fn() -> String) -> Result<f64>) -> Result<(f64, f64, Vec<f64>)> {
+fn span(listing: &Listing, segments: &Range<usize>, chosen: &[usize], to_ms: ToMs<'_>) -> Result<(f64, f64, Vec<f64>)> {
     let (mut t0, mut t1) = (f64::INFINITY, f64::NEG_INFINITY);
     let mut boundaries = Vec::new();
     for s in segments.clone() {
@@ -304,7 +316,7 @@ fn pick_traces(path: &Path, listing: &Listing, chosen: &[usize], segments: &Rang
     let mut candidates: BTreeMap<(String, i64, bool, String, String, usize), TracePick> = BTreeMap::new();
     for &i in chosen.iter().filter(|i| listing.objects[**i].kind == Kind::AnalogSignal) {
         let o = &listing.objects[i];
-        for p in parts(&o.annotations, &o.array_annotations, o.n_channels) {
+        for p in parts_keeping(&o.annotations, &o.array_annotations, o.n_channels, Some(&KEYS)) {
             let Some((ps_name, cell_id)) = anchor(&p.annotations) else { continue };
             let device = p.annotations.get_str(keys::DEVICE_NAME).unwrap_or_default().to_owned();
             let part_of_cell = p.annotations.get_str(keys::RECORDING_KIND) != Some("cell");
@@ -334,7 +346,7 @@ fn pick_traces(path: &Path, listing: &Listing, chosen: &[usize], segments: &Rang
         }
     }
     let mut ranked: Vec<(usize, TracePick)> = Vec::new();
-    let mut previous: Option<(String, i64)> = None;
+    let mut previous: Option<Key> = None;
     let mut within = 0;
     for ((ps, cell, ..), pick) in candidates {
         if options.cells.as_ref().is_some_and(|c| !c.contains(&cell)) {
