@@ -215,7 +215,7 @@ fn check_png(png_bytes: &[u8], summary: &PlotSummary, binned: bool) -> Vec<Strin
         Ok(r) => r,
         Err(e) => return vec![format!("not a PNG: {e}")],
     };
-    let mut pixels = vec![0; reader.output_buffer_size()];
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap_or(0)];
     let info = reader.next_frame(&mut pixels).unwrap();
     if (info.width, info.height) != (summary.width, summary.height) || info.color_type != png::ColorType::Rgb {
         return vec![format!("{}×{} {:?}, not {}×{} RGB", info.width, info.height, info.color_type, summary.width, summary.height)];
