@@ -106,17 +106,7 @@ fn raster<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, scene: &Scene, pane
         let row = (rows - y).floor().max(0.0) as usize;
         scene.cell_ids.get(row).map_or_else(String::new, i64::to_string)
     };
-    chart
-        .configure_mesh()
-        .disable_mesh()
-        .x_desc("time (ms)")
-        .y_desc("cell id, by placement set")
-        .x_label_formatter(&tick)
-        .y_label_formatter(&cell_at)
-        .label_style((FONT, 12))
-        .axis_desc_style((FONT, 13))
-        .draw()
-        .map_err(fail)?;
+    axes(&mut chart, "time (ms)", "cell id, by placement set", 10, &cell_at)?;
     let plot = panel.plot;
     for b in &scene.boundaries {
         chart.draw_series(std::iter::once(PathElement::new(vec![(*b, 0.0), (*b, rows)], RGBColor(150, 150, 150)))).map_err(fail)?;
@@ -137,6 +127,23 @@ fn raster<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, scene: &Scene, pane
         }
     }
     legend(root, scene, plot)
+}
+
+/// Draws a chart's axes in the figure's style: no grid; times and `y_labels` values
+/// labelled; both axes described.
+fn axes<DB: DrawingBackend>(chart: &mut Chart<'_, DB>, x_desc: &str, y_desc: &str, y_labels: usize, y_format: &dyn Fn(&f64) -> String) -> Result<(), String> {
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .y_labels(y_labels)
+        .x_label_formatter(&tick)
+        .y_label_formatter(y_format)
+        .label_style((FONT, 12))
+        .axis_desc_style((FONT, 13))
+        .draw()
+        .map_err(|e| e.to_string())
 }
 
 /// The pixel rows `top..bottom` of raster row `row` of `rows`, from the plotting area's top.
@@ -178,17 +185,7 @@ fn rates<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, scene: &Scene, panel
         .collect();
     let top = series.iter().flatten().map(|p| p.1).fold(0.0, f64::max);
     let mut chart = chart(root, scene, panel, 0.0..if top > 0.0 { top * 1.1 } else { 1.0 })?;
-    chart
-        .configure_mesh()
-        .disable_mesh()
-        .x_desc(format!("time (ms); bins of {} ms", r.rates.bin_ms))
-        .y_desc("rate (Hz)")
-        .x_label_formatter(&tick)
-        .y_label_formatter(&tick)
-        .label_style((FONT, 12))
-        .axis_desc_style((FONT, 13))
-        .draw()
-        .map_err(fail)?;
+    axes(&mut chart, &format!("time (ms); bins of {} ms", r.rates.bin_ms), "rate (Hz)", 10, &tick)?;
     for (i, points) in series.into_iter().enumerate() {
         chart.draw_series(std::iter::once(PathElement::new(points, rgb(i).stroke_width(2)))).map_err(fail)?;
     }
@@ -203,18 +200,7 @@ fn line_panel<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, scene: &Scene, 
     let (lo, hi) = pieces.iter().flat_map(|p| p.samples.iter()).filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
     let (lo, hi) = if lo < hi { (lo - (hi - lo) * 0.05, hi + (hi - lo) * 0.05) } else if lo.is_finite() { (lo - 1.0, lo + 1.0) } else { (0.0, 1.0) };
     let mut chart = chart(root, scene, panel, lo..hi)?;
-    chart
-        .configure_mesh()
-        .disable_mesh()
-        .x_desc(if last { "time (ms)" } else { "" })
-        .y_desc(axis)
-        .y_labels(4)
-        .x_label_formatter(&tick)
-        .y_label_formatter(&tick)
-        .label_style((FONT, 12))
-        .axis_desc_style((FONT, 13))
-        .draw()
-        .map_err(fail)?;
+    axes(&mut chart, if last { "time (ms)" } else { "" }, axis, 4, &tick)?;
     let columns = panel.plot.width().max(1);
     for piece in pieces {
         let points = decimate(piece, scene.raster.t0, scene.raster.t1, columns);

@@ -37,7 +37,7 @@ impl Segments {
     pub(crate) fn resolve(self, count: usize) -> std::result::Result<Range<usize>, String> {
         let end = self.end.unwrap_or(count);
         if end > count || self.start >= end.max(1) || count == 0 {
-            return Err(format!("the run has {count} segments (0..{count})"));
+            return Err(format!("the run has {count} segment{} (0..{count})", if count == 1 { "" } else { "s" }));
         }
         Ok(self.start..end)
     }
