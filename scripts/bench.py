@@ -87,6 +87,24 @@ def timed(cmd):
     return best
 
 
+def measured(cmd):
+    """One run of a command: its seconds, peak memory in bytes, and last line of output as JSON."""
+    start = time.perf_counter()
+    with tempfile.TemporaryFile() as err:
+        child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err)
+        out = child.stdout.read()
+        # wait4's usage covers the command and the children it waited for (the reading
+        # commands read in a child of their own); ru_maxrss is the largest of them, in KiB.
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - start
+        child.stdout.close()
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode != 0:
+            err.seek(0)
+            raise RuntimeError(f"{cmd} failed: {err.read().decode()[-500:]}")
+    return seconds, usage.ru_maxrss * 1024, json.loads(out.decode().strip().splitlines()[-1])
+
+
 def check_multiplex(reference, muxed):
     done = subprocess.run([sys.executable, os.path.join(ROOT, "tests/neo/check_multiplex.py"), reference, f"1={muxed}"],
                           capture_output=True, text=True)
@@ -141,12 +159,13 @@ def main():
         row(rows, label, "Neo reads our file (s)", neo["read_seconds"], None, None, "reads", True,
             "read_block of our file, every object")
         for measure, args, target in (("read whole (dump) (s)", ["dump"], 20), ("inspect --json (s)", ["inspect", "--json"], 20),
+                                      ("plot: raster, rates (SVG) (s)", ["plot", "--out", f"{work}/spikes.svg"], 20),
                                       ("list without annotations (s)", ["inspect", "--json", "--no-annotations"], None)):
             seconds = raw[f"read {measure}"] = timed([a.bin, *args, f"{work}/spikes.nio"])
             r = neo["read_seconds"] / seconds
             ok = r >= target if target else seconds < raw["read inspect --json (s)"]
             row(rows, label, measure, seconds, neo["read_seconds"], r, f"≥ {target}× Neo's read" if target else "faster than inspect", ok,
-                "whole process, JSON output included")
+                "whole process, figure written" if args[0] == "plot" else "whole process, JSON output included")
 
         # 2. analog signals, one object per channel; the disk's speed from dd, interleaved
         # with our writes (three each, medians: this VM's disk varies a lot between runs)
@@ -181,7 +200,16 @@ def main():
         row(rows, f"{2 * signal_cells:,} signals, multiplexed", "write time (s)", ours["write_seconds"],
             raw["signals_neo"]["write_seconds"], r, "report", True, "two multi-channel signals per checkpoint")
 
-        # 4. scaling over ranks (oversubscribed on small machines)
+        # 4. a figure of ten million spikes (multiplexed; two checkpoints of 5 million)
+        many = 20000 if a.quick else 100000
+        simulate(a.bin, f"{work}/many.nio", ["--cells", str(many), "--rate-hz", "100", "--duration-ms", "1000",
+                                            "--voltage-cells", "10", "--checkpoints", "2", "--multiplex"])
+        seconds, peak, drawn = raw["plot_many"] = measured([a.bin, "plot", f"{work}/many.nio", "--out", f"{work}/many.png"])
+        row(rows, f"{drawn['spikes']:,} spikes of {many:,} cells, multiplexed", "plot (PNG) (s)", seconds, None, None,
+            "seconds, bounded memory", seconds < 10,
+            f"whole process; raster binned: {'yes' if drawn['binned'] else 'no'}; peak memory {peak / 2**20:.0f} MiB (file {os.path.getsize(f'{work}/many.nio') / 2**20:.0f} MiB)")
+
+        # 5. scaling over ranks (oversubscribed on small machines)
         tiny = [x if x != "1000" else "10" for x in signals]  # the same objects, 1% of the samples
         for n in (1, 2, 4):
             base = raw[f"scaling_{n}_tiny"] = simulate(a.bin, f"{work}/tiny{n}.nio", tiny, ranks=n)

@@ -20,6 +20,8 @@ pub enum ErrorKind {
     Collective,
     /// A file is in use or the operation is not allowed in this state.
     Usage,
+    /// A figure could not be drawn.
+    Draw,
 }
 
 /// Every error of this crate.
@@ -71,6 +73,14 @@ pub enum Error {
     /// number of times), so they cannot go on together.
     #[error("ranks out of step: {0}")]
     Collective(String),
+    /// A figure of a results file could not be drawn.
+    #[error("cannot draw the figure of '{path}': {problem}")]
+    Draw {
+        /// The results file.
+        path: PathBuf,
+        /// What the drawing library reported.
+        problem: String,
+    },
     /// An error that one rank hit inside a collective call, as every rank reports it.
     #[error("rank {rank} failed: {message}")]
     OnRank {
@@ -93,6 +103,7 @@ impl Error {
             Error::Format { .. } => ErrorKind::Format,
             Error::Usage(_) => ErrorKind::Usage,
             Error::Collective(_) => ErrorKind::Collective,
+            Error::Draw { .. } => ErrorKind::Draw,
             Error::OnRank { kind, .. } => *kind,
         }
     }

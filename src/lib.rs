@@ -22,6 +22,7 @@
 //! | [`nix`] | NIX names, the layout rank 0 writes |
 //! | [`reader`] | reading files back (ours and Neo's), lazily: [`read_nio`], [`NioFile`] |
 //! | [`recording`] | [`iter_recordings`]: one recording per target, multiplexed objects demultiplexed |
+//! | [`plot`] | figures of a run (raster, rates, traces) as SVG or PNG: [`plot::render`] |
 //! | `h5` | the one unsafe module for HDF5: raw calls behind safe handles |
 //! | `os` | host and process facts (`uname`, `getrusage`) |
 //!
@@ -56,6 +57,7 @@ pub mod multiplex;
 pub mod nix;
 mod os;
 mod parallel;
+pub mod plot;
 pub mod provenance;
 pub mod reader;
 pub mod recording;

@@ -140,30 +140,42 @@ impl Pick {
     }
 }
 
-fn target_index(array_annotations: &Annotations) -> Vec<i64> {
+/// The per-spike roster indices of a multiplexed train (empty when it has none).
+pub(crate) fn target_index(array_annotations: &Annotations) -> std::borrow::Cow<'_, [i64]> {
     match array_annotations.get(TARGET_INDEX) {
-        Some(Value::IntList(v)) => v.clone(),
-        Some(Value::Int(i)) => vec![*i],
-        _ => Vec::new(),
+        Some(Value::IntList(v)) => std::borrow::Cow::Borrowed(v),
+        Some(Value::Int(i)) => std::borrow::Cow::Owned(vec![*i]),
+        _ => std::borrow::Cow::Borrowed(&[]),
     }
 }
 
 /// The targets of an object of `n_channels` channels: itself, or, if it is multiplexed,
 /// one per roster entry (spike trains) or channel (signals).
 pub fn parts(annotations: &Annotations, array_annotations: &Annotations, n_channels: usize) -> Vec<Part> {
+    parts_keeping(annotations, array_annotations, n_channels, None)
+}
+
+/// [`parts`] with only the annotations named in `keys` (all when `None`): far less
+/// memory for an object of many targets when only a few keys are needed.
+pub fn parts_keeping(annotations: &Annotations, array_annotations: &Annotations, n_channels: usize, keys: Option<&[&str]>) -> Vec<Part> {
+    let kept = |key: &str| keys.is_none_or(|keys| keys.contains(&key) || key.strip_suffix(PRESENT_SUFFIX).is_some_and(|k| keys.contains(&k)));
+    let only = |a: &Annotations| if keys.is_none() { a.clone() } else { a.iter().filter(|(k, _)| kept(k)).map(|(k, v)| (k.to_owned(), v.clone())).collect() };
     if annotations.get(MULTIPLEXED).and_then(Value::as_bool) != Some(true) {
-        return vec![Part { annotations: annotations.clone(), pick: Pick::All }];
+        return vec![Part { annotations: only(annotations), pick: Pick::All }];
     }
-    let mut base = annotations.clone();
+    let roster = annotations.get(ROSTER).cloned();
+    let mut base = only(annotations);
     base.remove(MULTIPLEXED);
-    match base.remove(ROSTER) {
+    base.remove(ROSTER);
+    match roster {
         Some(Value::Str(roster)) => {
-            let roster = roster_columns(&roster);
+            let mut roster = roster_columns(&roster);
+            roster.retain(|(k, _)| kept(k));
             let n = roster.first().map_or(0, |(_, v)| v.len());
             (0..n).map(|i| Part { annotations: entry(&base, &roster, i), pick: Pick::Target(i64::try_from(i).unwrap_or(i64::MAX)) }).collect()
         }
         _ => {
-            let columns: Vec<(String, Vec<Value>)> = array_annotations.iter().map(|(k, v)| (k.to_owned(), split(v))).collect();
+            let columns: Vec<(String, Vec<Value>)> = array_annotations.iter().filter(|(k, _)| kept(k)).map(|(k, v)| (k.to_owned(), split(v))).collect();
             (0..n_channels).map(|c| Part { annotations: entry(&base, &columns, c), pick: Pick::Channel(c) }).collect()
         }
     }
@@ -277,6 +289,23 @@ mod tests {
         assert_eq!(recs[1].annotations.get_int("bsb_pre_cell_id"), Some(9));
         assert!(recs[0].annotations.get(MULTIPLEXED).is_none() && recs[0].annotations.get(ROSTER).is_none());
         assert_eq!(recs[0].device, "spikes");
+    }
+
+    #[test]
+    fn parts_keeping_keys_are_parts_without_the_rest() {
+        let mut a = multiplex_targets(&targets()).unwrap();
+        a.insert("bsb_device_name", "spikes");
+        let arrays = Annotations::from_iter([(TARGET_INDEX, Value::IntList(vec![1, 0]))]);
+        let keys = [keys::CELL_ID, "bsb_pre_cell_id"];
+        let kept = parts_keeping(&a, &arrays, 1, Some(&keys));
+        let all = parts(&a, &arrays, 1);
+        assert_eq!(kept.len(), 2);
+        for (k, p) in kept.iter().zip(&all) {
+            assert_eq!(k.pick, p.pick);
+            let expected: Annotations = p.annotations.iter().filter(|(key, _)| keys.contains(key)).map(|(key, v)| (key.to_owned(), v.clone())).collect();
+            assert_eq!(k.annotations, expected);
+        }
+        assert!(kept[0].annotations.get("bsb_pre_cell_id").is_none() && kept[1].annotations.get_int("bsb_pre_cell_id") == Some(9));
     }
 
     #[test]

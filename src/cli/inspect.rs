@@ -11,13 +11,13 @@ use serde_json::{Value as Json, json};
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct Select {
     /// The results file.
-    file: PathBuf,
+    pub(crate) file: PathBuf,
     /// The run (Block) name; default: the first run of the file.
     #[arg(long)]
-    run: Option<String>,
+    pub(crate) run: Option<String>,
     /// With --run: which run of that name (its run_index); default: the last.
     #[arg(long)]
-    run_index: Option<i64>,
+    pub(crate) run_index: Option<i64>,
     /// Give up on a read that takes longer (a damaged file can make HDF5 loop).
     #[arg(long, default_value_t = 3600)]
     timeout_s: u64,

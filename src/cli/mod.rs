@@ -1,8 +1,9 @@
-//! The command line: `simulate` (the main job), `inspect`, `provenance`, `dump`, `recover`.
+//! The command line: `simulate` (the main job), `inspect`, `provenance`, `dump`, `plot`, `recover`.
 
 mod activity;
 mod inspect;
 mod isolate;
+mod plot;
 mod progress;
 mod simulate;
 
@@ -27,6 +28,7 @@ enum Command {
     Inspect(inspect::InspectArgs),
     Provenance(inspect::ProvenanceArgs),
     Dump(inspect::DumpArgs),
+    Plot(plot::PlotArgs),
     Recover(RecoverArgs),
 }
 
@@ -48,6 +50,7 @@ pub fn main() -> ExitCode {
         Command::Inspect(args) => args.select.run(|| inspect::inspect(&args)),
         Command::Provenance(args) => args.select.run(|| inspect::provenance(&args)),
         Command::Dump(args) => args.select.run(|| inspect::dump(&args)),
+        Command::Plot(args) => args.select.run(|| plot::plot(&args)),
         Command::Recover(args) => match bsb_results::journal::recover(&args.file) {
             Ok(true) => {
                 println!("{}: rolled back an unfinished write", args.file.display());

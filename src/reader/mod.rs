@@ -392,20 +392,10 @@ impl NioFile {
         Ok(())
     }
 
-    /// The magnitude of a time quantity in `units`: seconds and their fractions convert,
-    /// and so do reciprocal frequencies (`1/kHz` is a millisecond, as Neo writes a
-    /// signal's axis when it was built from a sampling rate).
+    /// The magnitude of a time quantity in `units` (converted by [`seconds_per`]).
     fn magnitude(&self, value: &Value, units: &str, what: &dyn Fn() -> String) -> Result<f64> {
-        let scale = |u: &str| match u.trim() {
-            "s" | "1/Hz" => Some(1.0),
-            "ms" | "1/kHz" => Some(1e-3),
-            "us" | "1/MHz" => Some(1e-6),
-            "ns" | "1/GHz" => Some(1e-9),
-            "min" => Some(60.0),
-            _ => None,
-        };
         match value {
-            Value::Quantity { values, unit } if values.len() == 1 => match (scale(unit), scale(units)) {
+            Value::Quantity { values, unit } if values.len() == 1 => match (seconds_per(unit), seconds_per(units)) {
                 (Some(from), Some(to)) if unit != units => Ok(values[0] * from / to),
                 _ => Ok(values[0]),
             },
@@ -437,6 +427,19 @@ impl NioFile {
             return Ok((interval, unit, number(attr::OFFSET).unwrap_or(0.0)));
         }
         Err(missing())
+    }
+}
+
+/// Seconds in one `unit` of time; reciprocal frequencies count too (`1/kHz` is a
+/// millisecond, as Neo writes a signal's axis when it was built from a sampling rate).
+pub(crate) fn seconds_per(unit: &str) -> Option<f64> {
+    match unit.trim() {
+        "s" | "1/Hz" => Some(1.0),
+        "ms" | "1/kHz" => Some(1e-3),
+        "us" | "1/MHz" => Some(1e-6),
+        "ns" | "1/GHz" => Some(1e-9),
+        "min" => Some(60.0),
+        _ => None,
     }
 }
 
