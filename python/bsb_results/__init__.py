@@ -18,7 +18,6 @@ extension and mpi4py must use the same MPI library (checked at import).
 """
 
 import atexit as _atexit
-import importlib.util as _importlib_util
 
 from . import _native
 from ._errors import (CollectiveError, DrawError, FormatError, HDF5Error, ResultsError, ResultsOSError, UsageError,
@@ -60,7 +59,9 @@ def plot(path, out, *, run=None, run_index=None, segments=None, bin_ms=None, tra
 def _check_mpi():
     """Refuses to load next to an mpi4py built against another MPI library: both would
     talk to different MPIs in one process."""
-    if _importlib_util.find_spec("mpi4py") is None:
+    try:
+        import mpi4py  # noqa: F401  (the package alone: MPI is not initialized yet)
+    except ModuleNotFoundError:
         return
     try:
         from mpi4py import MPI

@@ -16,10 +16,21 @@ def _when(nix_time):
 
 
 def _value(value):
+    """A value as nixio hands it to Neo: numbers and bools as numpy scalars."""
+    import numpy as np
+
     if isinstance(value, Quantity):
         import quantities as pq
 
         return pq.Quantity(value.magnitude, value.units)
+    if isinstance(value, bool):
+        return np.bool_(value)
+    if isinstance(value, int):
+        return np.int64(value)
+    if isinstance(value, float):
+        return np.float64(value)
+    if isinstance(value, list):
+        return [_value(v) for v in value]
     return value
 
 

@@ -239,8 +239,8 @@ impl PySimulationResult {
     }
     /// The path the result streams into, or `None`.
     #[getter]
-    fn streaming(&self) -> Option<PathBuf> {
-        self.streaming_to.clone()
+    fn streaming(&self) -> Option<String> {
+        self.streaming_to.as_ref().map(|p| p.display().to_string())
     }
 
     /// Records the simulator in the provenance (call it alike on every rank).
