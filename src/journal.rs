@@ -20,6 +20,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::h5::{Owned, Pending, Session, overlay_fapl};
@@ -144,8 +145,8 @@ fn sync_dir(path: &Path) {
 /// rolls back.
 pub(crate) struct Transaction {
     path: PathBuf,
-    /// Pinned: the overlay driver holds a pointer to it while a file is open.
-    session: Box<Session>,
+    /// Shared with the overlay driver, which keeps it alive while HDF5 holds a file.
+    session: Arc<Session>,
     /// Held (locked) while the transaction lives; `None` for a file made by this write.
     journal: Option<File>,
     /// A shared lock on the file: readers are welcome, other writers are refused.
@@ -179,13 +180,13 @@ impl Transaction {
         let header = Header { committed: meta.len(), dev: meta.dev(), ino: meta.ino() };
         journal.write_all(&header.encode()).and_then(|()| journal.sync_all()).map_err(|e| Error::io("write journal", &jpath, e))?;
         sync_dir(path);
-        let session = Box::new(Session { committed_end: meta.len(), ..Session::default() });
+        let session = Session::new(meta.len());
         Ok(Transaction { path: path.to_owned(), session, journal: Some(journal), _lock: Some(lock), done: false })
     }
 
     /// Starts writing a new file at `path` (nothing to protect, so no journal).
     pub(crate) fn fresh(path: &Path) -> Transaction {
-        Transaction { path: path.to_owned(), session: Box::default(), journal: None, _lock: None, done: false }
+        Transaction { path: path.to_owned(), session: Session::new(0), journal: None, _lock: None, done: false }
     }
 
     /// The file this transaction changes.
@@ -195,7 +196,7 @@ impl Transaction {
 
     /// Bytes below this offset change only at commit.
     pub(crate) fn committed_end(&self) -> u64 {
-        self.session.committed_end
+        self.session.committed_end()
     }
 
     /// A file-access list (based on `base`) that opens the file through the overlay driver.
@@ -203,9 +204,18 @@ impl Transaction {
         overlay_fapl(&self.session, base)
     }
 
-    /// The I/O error a driver callback met, if any (HDF5 reports only that a call failed).
-    pub(crate) fn io_error(&self, op: &'static str) -> Option<Error> {
-        self.session.error.borrow_mut().take().map(|e| Error::io(op, &self.path, e))
+    /// `result` of HDF5's work on the file, failed if a write of the driver failed (HDF5
+    /// reports only that a call failed, and after the first failed write the driver drops
+    /// the rest, so that HDF5's clean-up cannot fail again): the operating system's error
+    /// is preferred to HDF5's summary.
+    pub(crate) fn settle<T>(&self, result: Result<T>) -> Result<T> {
+        let io = self.session.take_error().map(|e| Error::io("write", &self.path, e));
+        match (result, io) {
+            (Err(_), Some(io)) => Err(io),
+            (Ok(_), Some(io)) if self.session.is_poisoned() => Err(io),
+            (Ok(_), None) if self.session.is_poisoned() => Err(Error::Usage(format!("the write to '{}' was abandoned", self.path.display()))),
+            (result, _) => result,
+        }
     }
 
     /// Commits: syncs the new bytes, journals and applies the deferred pages, deletes the
@@ -213,8 +223,11 @@ impl Transaction {
     /// or after the sync of a new file (fault-injection tests hook in there); an error
     /// there, or any other, rolls back.
     pub(crate) fn commit(mut self, halfway: &dyn Fn() -> Result<()>) -> Result<u64> {
-        let pending = self.session.pending.borrow_mut().take().unwrap_or_default();
         let path = self.path.clone();
+        self.settle(Ok(()))?;
+        let pending = self.session.take_pending().ok_or_else(|| {
+            Error::Usage(format!("HDF5 did not close '{}', so its last changes are unknown; nothing was committed", path.display()))
+        })?;
         let file = OpenOptions::new().write(true).open(&path).map_err(|e| Error::io("open", &path, e))?;
         file.sync_all().map_err(|e| Error::io("sync", &path, e))?;
         if self.journal.is_none() {
@@ -260,6 +273,9 @@ impl Drop for Transaction {
     /// An uncommitted change is rolled back as [`recover`] would: journaled pages are
     /// restored if the journal was sealed, and the file is cut to its committed size.
     fn drop(&mut self) {
+        if !self.done {
+            self.session.abandon();
+        }
         if self.done || self.journal.take().is_none() {
             return;
         }
@@ -287,10 +303,34 @@ mod tests {
         let t = Transaction::begin(&path).unwrap();
         assert!(journal_path(&path).exists());
         std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"cccc").unwrap();
-        *t.session.pending.borrow_mut() = Some(pending(&[(0, b"aaaa", b"AAAA")], 12));
+        t.session.set_pending(pending(&[(0, b"aaaa", b"AAAA")], 12));
         assert_eq!(t.commit(&|| Ok(())).unwrap(), 12);
         assert_eq!(std::fs::read(&path).unwrap(), b"AAAAbbbbcccc");
         assert!(!journal_path(&path).exists());
+    }
+
+    #[test]
+    fn a_commit_without_the_drivers_close_fails_and_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.nio");
+        std::fs::write(&path, b"aaaabbbb").unwrap();
+        let t = Transaction::begin(&path).unwrap();
+        let err = t.commit(&|| Ok(())).unwrap_err();
+        assert!(err.to_string().contains("did not close"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), b"aaaabbbb", "not truncated");
+        assert!(!journal_path(&path).exists());
+    }
+
+    #[test]
+    fn a_failed_write_of_the_driver_fails_the_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.nio");
+        std::fs::write(&path, b"aaaabbbb").unwrap();
+        let t = Transaction::begin(&path).unwrap();
+        t.session.set_pending(pending(&[(0, b"aaaa", b"AAAA")], 8));
+        t.session.abandon();
+        assert!(t.commit(&|| Ok(())).is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), b"aaaabbbb");
     }
 
     #[test]
@@ -299,7 +339,7 @@ mod tests {
         let path = dir.path().join("f.nio");
         std::fs::write(&path, b"aaaabbbb").unwrap();
         let t = Transaction::begin(&path).unwrap();
-        *t.session.pending.borrow_mut() = Some(pending(&[(0, b"aaaa", b"AAAA"), (4, b"bbbb", b"BBBB")], 8));
+        t.session.set_pending(pending(&[(0, b"aaaa", b"AAAA"), (4, b"bbbb", b"BBBB")], 8));
         let failed = t.commit(&|| Err(Error::Usage("boom".into())));
         assert!(failed.is_err());
         assert_eq!(std::fs::read(&path).unwrap(), b"aaaabbbb", "the page applied before the failure is restored");

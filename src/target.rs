@@ -57,9 +57,10 @@ impl Target {
         self.txn.fapl(base)
     }
 
-    /// Prefers the operating system's error a driver callback met over HDF5's summary.
-    pub(crate) fn explain(&self, e: Error) -> Error {
-        self.txn.io_error("write").unwrap_or(e)
+    /// `result` of HDF5's work on the file, failed with the operating system's error if a
+    /// write of the driver failed (see [`Transaction::settle`]).
+    pub(crate) fn settle<T>(&self, result: Result<T>) -> Result<T> {
+        self.txn.settle(result)
     }
 
     /// Checks that the ranks' data go past the committed end, where writing cannot harm

@@ -362,7 +362,7 @@ fn lay_out(
     }
     let plan = plan::plan(&descs, &mut Uuid::new_v4);
     let payloads = RefCell::new(vec![Vec::new(); descs.len()]);
-    let block = h5::locked(|| -> Result<String> {
+    let block = target.settle(h5::locked(|| -> Result<String> {
         let kit = Kit::new()?;
         let fapl = target.fapl(kit.fapl())?;
         let mode = if target.is_new() { Mode::Create } else { Mode::ReadWrite };
@@ -406,8 +406,7 @@ fn lay_out(
         drop(handles);
         file.close()?;
         Ok(block)
-    })
-    .map_err(|e| target.explain(e))?;
+    }))?;
     let payloads = payloads.into_inner();
     for (rank, list) in payloads.iter().enumerate() {
         for p in list {
