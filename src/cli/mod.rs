@@ -2,7 +2,9 @@
 
 mod activity;
 mod inspect;
+mod interrupt;
 mod isolate;
+mod limits;
 mod plot;
 mod progress;
 mod simulate;
