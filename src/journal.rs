@@ -1,29 +1,34 @@
 //! Crash-safe changes to an existing results file: a rollback journal beside it.
 //!
 //! HDF5 has no journal: a writer killed while it changes a file can leave the whole file
-//! unreadable. A [`Transaction`] avoids that in the way of SQLite's rollback journal:
+//! unreadable. The writer ([`crate::target`], which owns the file's state) avoids that in
+//! the way of SQLite's rollback journal:
 //!
-//! 1. `begin` writes the journal header (the file's committed size) and syncs it.
+//! 1. [`Journal::begin`] writes the journal header (the file's committed size) and syncs it.
 //! 2. Rank 0 lays out through the overlay driver ([`crate::h5`]): writes below the
 //!    committed size stay in memory; new objects and the ranks' data go past it. The
 //!    bytes on disk below the committed size are untouched, so the file stays a complete
 //!    earlier version that Neo reads as it is.
-//! 3. `commit` syncs the new bytes, appends the old contents of every page about to change
-//!    to the journal, seals and syncs it, writes the new pages, syncs, and deletes the
-//!    journal. Deleting the journal is the commit point.
+//! 3. The commit syncs the new bytes, appends the old contents of every page about to
+//!    change to the journal ([`Journal::seal`]), syncs it, writes the new pages, syncs,
+//!    and deletes the journal ([`Journal::finish`]). Deleting the journal is the commit
+//!    point.
 //!
-//! [`recover`] (run by every open of this crate, and by `bsb-results recover`) rolls an
-//! unfinished transaction back: it restores the journaled pages if the journal was sealed
-//! and truncates the file to its committed size.
+//! A journal left by a killed writer is rolled back by [`recover`] (`bsb-results recover`)
+//! or by the next writer, never by a reader: readers open the committed state through
+//! [`committed_view`] (the journal's old pages in place of the disk's), with read
+//! permission only and without waiting for a writer.
 
-use std::fs::{File, OpenOptions};
+use std::collections::BTreeMap;
+use std::fs::{File, Metadata, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::h5::{Owned, Pending, Session, overlay_fapl};
+use crate::h5::{Pending, Session};
+use crate::lock::{self, Got, Kind};
 
 const MAGIC: &[u8; 8] = b"BSBJRNL1";
 const SEAL: &[u8; 4] = b"SEAL";
@@ -35,6 +40,11 @@ pub fn journal_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push("-journal");
     path.with_file_name(name)
+}
+
+/// The refusal when a live writer holds the journal of `path`.
+fn in_use(path: &Path) -> Error {
+    Error::Usage(format!("'{}' is being written by another process (it holds '{}'); nothing was changed", path.display(), journal_path(path).display()))
 }
 
 /// Rolls back an unfinished transaction on `path`: returns `true` if there was one.
@@ -54,26 +64,33 @@ pub fn recover(path: &Path) -> Result<bool> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(Error::io("open journal", &jpath, e)),
     };
-    if journal.try_lock().is_err() {
-        return Err(Error::Usage(format!("'{}' is being written by another process (it holds '{}')", path.display(), jpath.display())));
+    if lock::try_lock(&journal, Kind::Exclusive, &jpath)? == Got::Busy {
+        return Err(in_use(path));
     }
-    let mut bytes = Vec::new();
-    journal.read_to_end(&mut bytes).map_err(|e| Error::io("read journal", &jpath, e))?;
-    if let Some(header) = Header::parse(&bytes) {
-        match OpenOptions::new().write(true).open(path) {
-            Ok(file) => {
-                let meta = file.metadata().map_err(|e| Error::io("stat", path, e))?;
-                if (meta.dev(), meta.ino()) == (header.dev, header.ino) {
-                    restore(&file, path, &header, &bytes[HEADER..])?;
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io("open for recovery", path, e)),
-        }
-    }
+    roll_back(&mut journal, path)?;
     std::fs::remove_file(&jpath).map_err(|e| Error::io("remove journal", &jpath, e))?;
     sync_dir(path);
     Ok(true)
+}
+
+/// Restores `path` from its (locked) journal: the old pages of a sealed journal, and the
+/// committed size.
+fn roll_back(journal: &mut File, path: &Path) -> Result<()> {
+    let jpath = journal_path(path);
+    let mut bytes = Vec::new();
+    journal.read_to_end(&mut bytes).map_err(|e| Error::io("read journal", &jpath, e))?;
+    let Some(header) = Header::parse(&bytes) else { return Ok(()) };
+    match OpenOptions::new().write(true).open(path) {
+        Ok(file) => {
+            let meta = file.metadata().map_err(|e| Error::io("stat", path, e))?;
+            if (meta.dev(), meta.ino()) == (header.dev, header.ino) {
+                restore(&file, path, &header, &bytes[HEADER..])?;
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("open for recovery", path, e)),
+    }
 }
 
 /// Writes back the old pages of a sealed journal and truncates to the committed size.
@@ -85,6 +102,32 @@ fn restore(file: &File, path: &Path, header: &Header, records: &[u8]) -> Result<
     }
     file.set_len(header.committed).map_err(|e| Error::io("truncate", path, e))?;
     file.sync_all().map_err(|e| Error::io("sync", path, e))
+}
+
+/// How a reader sees `path` while a journal is beside it (a writer at work, or one that
+/// was killed): the committed state, as a driver session that reads the journal's old
+/// pages instead of the disk's. `None` when there is no journal of this file. Reads the
+/// journal only (no lock, no write), so it needs only read permission and never waits.
+///
+/// A commit that starts after this call may change pages under a reader that keeps the
+/// file open; what the reader opened was committed.
+///
+/// # Errors
+/// [`Error::Io`] when the journal exists but cannot be read.
+pub(crate) fn committed_view(path: &Path) -> Result<Option<Arc<Session>>> {
+    let jpath = journal_path(path);
+    let bytes = match std::fs::read(&jpath) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("read journal", &jpath, e)),
+    };
+    let Some(header) = Header::parse(&bytes) else { return Ok(None) };
+    let meta = std::fs::metadata(path).map_err(|e| Error::io("stat", path, e))?;
+    if (meta.dev(), meta.ino()) != (header.dev, header.ino) {
+        return Ok(None);
+    }
+    let pages: BTreeMap<u64, Vec<u8>> = sealed_pages(&bytes[HEADER..]).unwrap_or_default().into_iter().map(|(at, old)| (at, old.to_vec())).collect();
+    Ok(Some(Session::view(header.committed, pages)))
 }
 
 struct Header {
@@ -131,125 +174,64 @@ fn sealed_pages(records: &[u8]) -> Option<Vec<(u64, &[u8])>> {
     (pages.len() as u64 == count).then_some(pages)
 }
 
-fn sync_dir(path: &Path) {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    if let Ok(d) = File::open(dir) {
+/// Syncs the directory of `path`, so that a created, renamed or removed name is durable.
+pub(crate) fn sync_dir(path: &Path) {
+    if let Ok(d) = File::open(crate::target::parent_dir(path)) {
         let _ = d.sync_all();
     }
 }
 
-/// One crash-safe change to a file (see the module docs). Dropped without `commit`, it
-/// rolls back.
-pub(crate) struct Transaction {
+/// The journal of one change to an existing file, held (locked) while the change lasts.
+/// Dropped before [`Journal::finish`], it rolls the file back.
+pub(crate) struct Journal {
+    file: File,
+    /// The file it protects.
     path: PathBuf,
-    /// Shared with the overlay driver, which keeps it alive while HDF5 holds a file.
-    session: Arc<Session>,
-    /// Held (locked) while the transaction lives; `None` for a file made by this write.
-    journal: Option<File>,
-    /// A shared lock on the file: readers are welcome, other writers are refused.
-    _lock: Option<File>,
-    done: bool,
+    finished: bool,
 }
 
-impl Transaction {
-    /// Starts a change to the existing file `path`, rolling back an unfinished earlier one.
+impl Journal {
+    /// Starts the journal of `path`, whose state is `meta`, before anything changes.
     ///
     /// # Errors
-    /// [`Error::Usage`] when another program has the file open for writing, or another
-    /// process of this crate is writing it; [`Error::Io`] for file-system failures.
-    pub(crate) fn begin(path: &Path) -> Result<Transaction> {
-        recover(path)?;
+    /// [`Error::Usage`] when another process holds a journal of the file; [`Error::Io`]
+    /// when the journal cannot be written.
+    pub(crate) fn begin(path: &Path, meta: &Metadata) -> Result<Journal> {
         let jpath = journal_path(path);
-        let lock = OpenOptions::new().read(true).open(path).map_err(|e| Error::io("open", path, e))?;
-        if lock.try_lock_shared().is_err() {
-            return Err(Error::Usage(format!("'{}' is open for writing in another program; nothing was changed", path.display())));
-        }
-        let meta = lock.metadata().map_err(|e| Error::io("stat", path, e))?;
-        let mut journal = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&jpath)
-            .map_err(|e| Error::io("create journal", &jpath, e))?;
-        if journal.try_lock().is_err() {
-            return Err(Error::Usage(format!("'{}' is being written by another process", path.display())));
+        let file = match OpenOptions::new().read(true).write(true).create_new(true).open(&jpath) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(in_use(path)),
+            Err(e) => return Err(Error::io("create journal", &jpath, e)),
+        };
+        if lock::try_lock(&file, Kind::Exclusive, &jpath)? == Got::Busy {
+            return Err(in_use(path));
         }
         let header = Header { committed: meta.len(), dev: meta.dev(), ino: meta.ino() };
-        journal.write_all(&header.encode()).and_then(|()| journal.sync_all()).map_err(|e| Error::io("write journal", &jpath, e))?;
+        let mut journal = Journal { file, path: path.to_owned(), finished: false };
+        let written = journal.file.write_all(&header.encode()).and_then(|()| journal.file.sync_all());
+        written.map_err(|e| Error::io("write journal", &jpath, e))?;
         sync_dir(path);
-        let session = Session::new(meta.len());
-        Ok(Transaction { path: path.to_owned(), session, journal: Some(journal), _lock: Some(lock), done: false })
+        Ok(journal)
     }
 
-    /// Starts writing a new file at `path` (nothing to protect, so no journal).
-    pub(crate) fn fresh(path: &Path) -> Transaction {
-        Transaction { path: path.to_owned(), session: Session::new(0), journal: None, _lock: None, done: false }
+    /// Appends the old contents of the pages about to change, seals and syncs the journal.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the journal.
+    pub(crate) fn seal(&mut self, pending: &Pending) -> Result<()> {
+        seal(&mut self.file, pending).map_err(|e| Error::io("write journal", journal_path(&self.path), e))
     }
 
-    /// The file this transaction changes.
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Bytes below this offset change only at commit.
-    pub(crate) fn committed_end(&self) -> u64 {
-        self.session.committed_end()
-    }
-
-    /// A file-access list (based on `base`) that opens the file through the overlay driver.
-    pub(crate) fn fapl(&self, base: hdf5_sys::h5i::hid_t) -> Result<Owned> {
-        overlay_fapl(&self.session, base)
-    }
-
-    /// `result` of HDF5's work on the file, failed if a write of the driver failed (HDF5
-    /// reports only that a call failed, and after the first failed write the driver drops
-    /// the rest, so that HDF5's clean-up cannot fail again): the operating system's error
-    /// is preferred to HDF5's summary.
-    pub(crate) fn settle<T>(&self, result: Result<T>) -> Result<T> {
-        let io = self.session.take_error().map(|e| Error::io("write", &self.path, e));
-        match (result, io) {
-            (Err(_), Some(io)) => Err(io),
-            (Ok(_), Some(io)) if self.session.is_poisoned() => Err(io),
-            (Ok(_), None) if self.session.is_poisoned() => Err(Error::Usage(format!("the write to '{}' was abandoned", self.path.display()))),
-            (result, _) => result,
-        }
-    }
-
-    /// Commits: syncs the new bytes, journals and applies the deferred pages, deletes the
-    /// journal. Returns the file's size. `halfway` runs when half of the pages are applied,
-    /// or after the sync of a new file (fault-injection tests hook in there); an error
-    /// there, or any other, rolls back.
-    pub(crate) fn commit(mut self, halfway: &dyn Fn() -> Result<()>) -> Result<u64> {
-        let path = self.path.clone();
-        self.settle(Ok(()))?;
-        let pending = self.session.take_pending().ok_or_else(|| {
-            Error::Usage(format!("HDF5 did not close '{}', so its last changes are unknown; nothing was committed", path.display()))
-        })?;
-        let file = OpenOptions::new().write(true).open(&path).map_err(|e| Error::io("open", &path, e))?;
-        file.sync_all().map_err(|e| Error::io("sync", &path, e))?;
-        if self.journal.is_none() {
-            halfway()?;
-        }
-        if let Some(journal) = &mut self.journal {
-            seal(journal, &pending).map_err(|e| Error::io("write journal", journal_path(&path), e))?;
-            for (i, (offset, page)) in pending.pages.iter().enumerate() {
-                if i == pending.pages.len() / 2 {
-                    halfway()?;
-                }
-                file.write_all_at(&page.new, *offset).map_err(|e| Error::io("write", &path, e))?;
-            }
-            if pending.len != file.metadata().map_err(|e| Error::io("stat", &path, e))?.len() {
-                file.set_len(pending.len).map_err(|e| Error::io("truncate", &path, e))?;
-            }
-            file.sync_all().map_err(|e| Error::io("sync", &path, e))?;
-            std::fs::remove_file(journal_path(&path)).map_err(|e| Error::io("remove journal", journal_path(&path), e))?;
-            sync_dir(&path);
-        }
-        self.done = true;
-        file.metadata().map(|m| m.len()).map_err(|e| Error::io("stat", &path, e))
+    /// Deletes the journal: the commit point.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the journal (the change is then rolled back).
+    pub(crate) fn finish(mut self) -> Result<()> {
+        let jpath = journal_path(&self.path);
+        std::fs::remove_file(&jpath).map_err(|e| Error::io("remove journal", &jpath, e))?;
+        self.finished = true;
+        sync_dir(&self.path);
+        Ok(())
     }
 }
 
@@ -269,18 +251,21 @@ fn seal(journal: &mut File, pending: &Pending) -> std::io::Result<()> {
     journal.sync_all()
 }
 
-impl Drop for Transaction {
-    /// An uncommitted change is rolled back as [`recover`] would: journaled pages are
-    /// restored if the journal was sealed, and the file is cut to its committed size.
+impl Drop for Journal {
+    /// An unfinished change is rolled back as [`recover`] would, with the journal this
+    /// writer holds locked.
     fn drop(&mut self) {
-        if !self.done {
-            self.session.abandon();
-        }
-        if self.done || self.journal.take().is_none() {
+        if self.finished {
             return;
         }
-        if let Err(e) = recover(&self.path) {
-            eprintln!("warning: could not roll back the unfinished change to '{}': {e}", self.path.display());
+        let jpath = journal_path(&self.path);
+        let rolled = std::io::Seek::rewind(&mut self.file)
+            .map_err(|e| Error::io("read journal", &jpath, e))
+            .and_then(|()| roll_back(&mut self.file, &self.path))
+            .and_then(|()| std::fs::remove_file(&jpath).map_err(|e| Error::io("remove journal", &jpath, e)));
+        match rolled {
+            Ok(()) => sync_dir(&self.path),
+            Err(e) => eprintln!("warning: could not roll back the unfinished change to '{}' ({e}); `bsb-results recover` will", self.path.display()),
         }
     }
 }
@@ -295,67 +280,14 @@ mod tests {
         Pending { pages, len }
     }
 
-    #[test]
-    fn commit_applies_pages_and_removes_the_journal() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("f.nio");
-        std::fs::write(&path, b"aaaabbbb").unwrap();
-        let t = Transaction::begin(&path).unwrap();
-        assert!(journal_path(&path).exists());
-        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"cccc").unwrap();
-        t.session.set_pending(pending(&[(0, b"aaaa", b"AAAA")], 12));
-        assert_eq!(t.commit(&|| Ok(())).unwrap(), 12);
-        assert_eq!(std::fs::read(&path).unwrap(), b"AAAAbbbbcccc");
-        assert!(!journal_path(&path).exists());
-    }
-
-    #[test]
-    fn a_commit_without_the_drivers_close_fails_and_changes_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("f.nio");
-        std::fs::write(&path, b"aaaabbbb").unwrap();
-        let t = Transaction::begin(&path).unwrap();
-        let err = t.commit(&|| Ok(())).unwrap_err();
-        assert!(err.to_string().contains("did not close"), "{err}");
-        assert_eq!(std::fs::read(&path).unwrap(), b"aaaabbbb", "not truncated");
-        assert!(!journal_path(&path).exists());
-    }
-
-    #[test]
-    fn a_failed_write_of_the_driver_fails_the_commit() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("f.nio");
-        std::fs::write(&path, b"aaaabbbb").unwrap();
-        let t = Transaction::begin(&path).unwrap();
-        t.session.set_pending(pending(&[(0, b"aaaa", b"AAAA")], 8));
-        t.session.abandon();
-        assert!(t.commit(&|| Ok(())).is_err());
-        assert_eq!(std::fs::read(&path).unwrap(), b"aaaabbbb");
-    }
-
-    #[test]
-    fn a_commit_failing_halfway_is_rolled_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("f.nio");
-        std::fs::write(&path, b"aaaabbbb").unwrap();
-        let t = Transaction::begin(&path).unwrap();
-        t.session.set_pending(pending(&[(0, b"aaaa", b"AAAA"), (4, b"bbbb", b"BBBB")], 8));
-        let failed = t.commit(&|| Err(Error::Usage("boom".into())));
-        assert!(failed.is_err());
-        assert_eq!(std::fs::read(&path).unwrap(), b"aaaabbbb", "the page applied before the failure is restored");
-        assert!(!journal_path(&path).exists());
-    }
-
-    #[test]
-    fn dropping_an_uncommitted_transaction_rolls_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("f.nio");
-        std::fs::write(&path, b"aaaa").unwrap();
-        let t = Transaction::begin(&path).unwrap();
-        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"garbage").unwrap();
-        drop(t);
-        assert_eq!(std::fs::read(&path).unwrap(), b"aaaa");
-        assert!(!journal_path(&path).exists());
+    /// A journal of `path` as a killed writer leaves it: sealed with `pages`, or not.
+    fn killed_writer(path: &Path, committed: u64, pages: Option<&[(u64, &[u8], &[u8])]>) {
+        let meta = std::fs::metadata(path).unwrap();
+        let mut journal = File::create(journal_path(path)).unwrap();
+        journal.write_all(&Header { committed, dev: meta.dev(), ino: meta.ino() }.encode()).unwrap();
+        if let Some(pages) = pages {
+            seal(&mut journal, &pending(pages, committed)).unwrap();
+        }
     }
 
     #[test]
@@ -363,11 +295,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.nio");
         std::fs::write(&path, b"aaaabbbb").unwrap();
-        let meta = std::fs::metadata(&path).unwrap();
-        let mut journal = File::create(journal_path(&path)).unwrap();
-        journal.write_all(&Header { committed: 8, dev: meta.dev(), ino: meta.ino() }.encode()).unwrap();
-        seal(&mut journal, &pending(&[(4, b"bbbb", b"")], 8)).unwrap();
-        drop(journal);
+        killed_writer(&path, 8, Some(&[(4, b"bbbb", b"")]));
         std::fs::write(&path, b"aaaaXXXXtail").unwrap();
         assert!(recover(&path).unwrap());
         assert_eq!(std::fs::read(&path).unwrap(), b"aaaabbbb");
@@ -394,29 +322,37 @@ mod tests {
         let path = dir.path().join("f.nio");
         std::fs::write(&path, b"aaaatail").unwrap();
         std::fs::write(journal_path(&path), Header { committed: 4, dev: 1, ino: 2 }.encode()).unwrap();
+        assert!(committed_view(&path).unwrap().is_none(), "a stranger's journal is no view");
         assert!(recover(&path).unwrap());
         assert_eq!(std::fs::read(&path).unwrap(), b"aaaatail", "a stranger's journal changes nothing");
     }
 
     #[test]
-    fn a_second_writer_is_refused() {
+    fn a_held_journal_is_not_recovered_but_can_be_viewed() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.nio");
-        std::fs::write(&path, b"aaaa").unwrap();
-        let _t = Transaction::begin(&path).unwrap();
-        let err = Transaction::begin(&path).err().unwrap();
-        assert!(err.to_string().contains("another process"), "{err}");
+        std::fs::write(&path, b"aaaabbbb").unwrap();
+        let mut journal = Journal::begin(&path, &std::fs::metadata(&path).unwrap()).unwrap();
+        journal.seal(&pending(&[(4, b"bbbb", b"BBBB")], 8)).unwrap();
+        std::fs::write(&path, b"aaaaBBBBtail").unwrap();
+        let err = recover(&path).unwrap_err();
+        assert!(err.to_string().contains("being written by another process"), "{err}");
+        let view = committed_view(&path).unwrap().expect("a view of the committed state");
+        assert_eq!(view.committed_end(), 8);
+        drop(journal);
+        assert_eq!(std::fs::read(&path).unwrap(), b"aaaabbbb", "the writer's drop rolled back");
     }
 
     #[test]
-    fn a_writer_of_another_program_is_refused() {
+    fn viewing_needs_only_read_permission_and_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.nio");
-        std::fs::write(&path, b"aaaa").unwrap();
-        let other = OpenOptions::new().write(true).open(&path).unwrap();
-        other.lock().unwrap();
-        let err = Transaction::begin(&path).err().unwrap();
-        assert!(err.to_string().contains("open for writing in another program"), "{err}");
-        assert!(!journal_path(&path).exists(), "nothing was changed");
+        std::fs::write(&path, b"aaaabbbb").unwrap();
+        killed_writer(&path, 8, Some(&[(0, b"aaaa", b"")]));
+        std::fs::write(&path, b"AAAAbbbbtail").unwrap();
+        let before = std::fs::read(journal_path(&path)).unwrap();
+        assert!(committed_view(&path).unwrap().is_some());
+        assert_eq!(std::fs::read(&path).unwrap(), b"AAAAbbbbtail");
+        assert_eq!(std::fs::read(journal_path(&path)).unwrap(), before);
     }
 }

@@ -86,7 +86,8 @@ pub(crate) struct Args {
     #[arg(long, default_value_t = 0)]
     compute_ms: u64,
     /// Fault injection for tests: `WRITE:POINT:RANK:ACTION` with POINT layout|data|commit
-    /// and ACTION pause|fail (pause prints PAUSED and waits to be killed).
+    /// and ACTION pause|fail (pause prints PAUSED and waits to be killed, or until the file
+    /// named by $BSB_FAULT_RESUME exists).
     #[arg(long, hide = true, value_parser = parse_fault)]
     fault: Option<Fault>,
 }
