@@ -1,4 +1,6 @@
-//! Crash-safe changes to an existing results file: a rollback journal beside it.
+//! Crash-safe changes to a results file: a new file is written beside its final name and
+//! renamed into place ([`NewFile`]); an existing file is changed through a rollback
+//! journal beside it ([`Journal`]).
 //!
 //! HDF5 has no journal: a writer killed while it changes a file can leave the whole file
 //! unreadable. The writer ([`crate::target`], which owns the file's state) avoids that in
@@ -14,8 +16,8 @@
 //!    and deletes the journal ([`Journal::finish`]). Deleting the journal is the commit
 //!    point.
 //!
-//! A journal left by a killed writer is rolled back by [`recover`] (`bsb-results recover`)
-//! or by the next writer, never by a reader: readers open the committed state through
+//! A journal (or a new file) left by a killed writer is rolled back (removed) by
+//! [`recover`] (`bsb-results recover`) or by the next writer, never by a reader: readers open the committed state through
 //! [`committed_view`] (the journal's old pages in place of the disk's), with read
 //! permission only and without waiting for a writer.
 
@@ -25,6 +27,8 @@ use std::io::{Read, Write};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::h5::{Pending, Session};
@@ -47,17 +51,25 @@ fn in_use(path: &Path) -> Error {
     Error::Usage(format!("'{}' is being written by another process (it holds '{}'); nothing was changed", path.display(), journal_path(path).display()))
 }
 
-/// Rolls back an unfinished transaction on `path`: returns `true` if there was one.
+/// Rolls back what a killed writer left of a change to `path`: returns `true` if there
+/// was anything.
 ///
 /// A sealed journal's pages are written back and the file is cut to its committed size;
 /// a journal that was never sealed means the file's committed bytes were never touched,
 /// so only the tail past the committed size is cut. A journal that belongs to another
-/// file (another inode) is removed.
+/// file (another inode) is removed. New files of killed writers beside `path`
+/// (`.NAME.*.partial`, which no live writer holds) are removed.
 ///
 /// # Errors
 /// [`Error::Usage`] when another process is writing the file (it holds the journal);
 /// [`Error::Io`] when the file cannot be restored, for example without write permission.
 pub fn recover(path: &Path) -> Result<bool> {
+    let partials = NewFile::remove_stale(path)?;
+    Ok(roll_back_journal(path)? || partials > 0)
+}
+
+/// Rolls back the journal of `path`, if there is one.
+fn roll_back_journal(path: &Path) -> Result<bool> {
     let jpath = journal_path(path);
     let mut journal = match OpenOptions::new().read(true).write(true).open(&jpath) {
         Ok(j) => j,
@@ -175,9 +187,93 @@ fn sealed_pages(records: &[u8]) -> Option<Vec<(u64, &[u8])>> {
 }
 
 /// Syncs the directory of `path`, so that a created, renamed or removed name is durable.
-pub(crate) fn sync_dir(path: &Path) {
-    if let Ok(d) = File::open(crate::target::parent_dir(path)) {
+fn sync_dir(path: &Path) {
+    if let Ok(d) = File::open(parent_dir(path)) {
         let _ = d.sync_all();
+    }
+}
+
+/// The directory of `path` (`.` for a bare name).
+pub(crate) fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// A new file beside its final name, created and locked (exclusively) by its writer;
+/// removed when dropped unless persisted. A killed writer's is removed by [`recover`].
+pub(crate) struct NewFile {
+    path: PathBuf,
+    lock: File,
+    persisted: bool,
+}
+
+impl NewFile {
+    /// Creates a hidden file beside `target`: `.run.nio.1a2b3c4d.partial`.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the file.
+    pub(crate) fn beside(target: &Path) -> Result<NewFile> {
+        let tag = &Uuid::new_v4().simple().to_string()[..8];
+        let path = parent_dir(target).join(format!("{}{tag}.partial", Self::prefix(target)));
+        let file = OpenOptions::new().write(true).create_new(true).open(&path).map_err(|e| Error::io("create", &path, e))?;
+        let new = NewFile { path, lock: file, persisted: false };
+        if lock::try_lock(&new.lock, Kind::Exclusive, &new.path)? == Got::Busy {
+            return Err(in_use(target));
+        }
+        Ok(new)
+    }
+
+    /// `.run.nio.`: how the new files of `target` begin.
+    fn prefix(target: &Path) -> String {
+        format!(".{}.", target.file_name().map_or_else(|| "results.nio".into(), |n| n.to_string_lossy().into_owned()))
+    }
+
+    /// The file.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Renames the (synced) file to `target` and syncs the directory; the writer's lock
+    /// goes with this value.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming `target`; the new file is then removed.
+    pub(crate) fn persist(mut self, target: &Path) -> Result<()> {
+        std::fs::rename(&self.path, target).map_err(|e| Error::io("rename into place", target, e))?;
+        self.persisted = true;
+        sync_dir(target);
+        Ok(())
+    }
+
+    /// Removes the new files of `target` that no live writer holds; returns how many.
+    fn remove_stale(target: &Path) -> Result<usize> {
+        let dir = parent_dir(target);
+        let prefix = Self::prefix(target);
+        let Ok(entries) = std::fs::read_dir(dir) else { return Ok(0) };
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.starts_with(&prefix) || !name.ends_with(".partial") {
+                continue;
+            }
+            let path = entry.path();
+            let Ok(file) = File::open(&path) else { continue };
+            if lock::try_lock(&file, Kind::Exclusive, &path)? == Got::Held {
+                std::fs::remove_file(&path).map_err(|e| Error::io("remove unfinished new file", &path, e))?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+impl Drop for NewFile {
+    fn drop(&mut self) {
+        if !self.persisted {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 

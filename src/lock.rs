@@ -49,8 +49,10 @@ pub(crate) enum Kind {
 /// What came of trying a lock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Got {
-    /// Held until `file` is closed (or not taken, where no lock could be).
+    /// Held until `file` is closed.
     Held,
+    /// Not taken: locking is off, or the file system refuses locks (warned).
+    Unlocked,
     /// Another open file holds a conflicting lock.
     Busy,
 }
@@ -69,7 +71,7 @@ pub(crate) fn try_lock(file: &File, kind: Kind, path: &Path) -> Result<Got> {
 /// [`try_lock`] with the policy and the `flock` call given (tests pass one that refuses).
 fn try_lock_with(file: &File, kind: Kind, path: &Path, policy: Policy, flock: &dyn Fn(i32, i32) -> std::io::Result<()>) -> Result<Got> {
     if policy == Policy::Off {
-        return Ok(Got::Held);
+        return Ok(Got::Unlocked);
     }
     let op = libc::LOCK_NB | if kind == Kind::Shared { libc::LOCK_SH } else { libc::LOCK_EX };
     match flock(file.as_raw_fd(), op) {
@@ -85,7 +87,7 @@ fn try_lock_with(file: &File, kind: Kind, path: &Path, policy: Policy, flock: &d
                     path.display()
                 );
             }
-            Ok(Got::Held)
+            Ok(Got::Unlocked)
         }
     }
 }
@@ -116,12 +118,12 @@ mod tests {
         assert_eq!(busy, Got::Busy);
         for errno in [libc::ENOSYS, libc::ENOLCK, libc::EOPNOTSUPP, libc::EINVAL] {
             let got = try_lock_with(&file, Kind::Exclusive, &path, Policy::BestEffort, &refusing(errno)).unwrap();
-            assert_eq!(got, Got::Held, "errno {errno}: a file system without locks is no other writer");
+            assert_eq!(got, Got::Unlocked, "errno {errno}: a file system without locks is no other writer");
             let strict = try_lock_with(&file, Kind::Exclusive, &path, Policy::Strict, &refusing(errno)).unwrap_err();
             assert!(strict.to_string().contains("HDF5_USE_FILE_LOCKING=TRUE"), "{strict}");
         }
         let off = try_lock_with(&file, Kind::Exclusive, &path, Policy::Off, &refusing(libc::EWOULDBLOCK)).unwrap();
-        assert_eq!(off, Got::Held, "FALSE takes no locks, so it sees no other writer");
+        assert_eq!(off, Got::Unlocked, "FALSE takes no locks, so it sees no other writer");
     }
 
     #[test]

@@ -8,11 +8,9 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use uuid::Uuid;
-
 use crate::error::{Error, Result};
 use crate::h5::{Owned, Session, overlay_fapl};
-use crate::journal::{self, Journal};
+use crate::journal::{self, Journal, NewFile, parent_dir};
 use crate::lock::{self, Got, Kind};
 use crate::nix::runs;
 use crate::writer::FileMode;
@@ -26,7 +24,7 @@ pub(crate) struct Target {
     /// Shared with the overlay driver, which keeps it alive while HDF5 holds the file.
     session: Arc<Session>,
     /// Set while the file is a new one beside `path`; removed if dropped.
-    temp: Option<TempFile>,
+    temp: Option<NewFile>,
     /// Set while an existing file changes.
     journal: Option<Journal>,
     /// A shared lock on the existing file: readers are welcome, other writers refused.
@@ -63,7 +61,7 @@ impl Target {
                 Ok(Target { path: path.to_owned(), session, temp: None, journal: Some(journal), held, committed: false })
             }
             _ => {
-                let temp = TempFile::beside(path);
+                let temp = NewFile::beside(path)?;
                 Ok(Target { path: path.to_owned(), session: Session::new(0), temp: Some(temp), journal: None, held, committed: false })
             }
         }
@@ -76,7 +74,7 @@ impl Target {
 
     /// The file the ranks write into now.
     pub(crate) fn write_path(&self) -> &Path {
-        self.temp.as_ref().map_or(&self.path, |t| &t.0)
+        self.temp.as_ref().map_or(&self.path, NewFile::path)
     }
 
     /// A file-access list based on `base` that opens the file crash-safely.
@@ -209,7 +207,7 @@ fn hold(path: &Path) -> Result<Option<File>> {
         Err(e) => return Err(Error::io("open", path, e)),
     };
     match lock::try_lock(&file, Kind::Shared, path)? {
-        Got::Held => Ok(Some(file)),
+        Got::Held | Got::Unlocked => Ok(Some(file)),
         Got::Busy => Err(Error::Usage(format!("'{}' is open for writing in another program; nothing was changed", path.display()))),
     }
 }
@@ -226,40 +224,6 @@ fn free_bytes(dir: &Path) -> Option<u64> {
         stat
     };
     Some(u64::from(stat.f_bavail).saturating_mul(u64::from(stat.f_frsize)))
-}
-
-/// The directory of `path` (`.` for a bare name).
-pub(crate) fn parent_dir(path: &Path) -> &Path {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    }
-}
-
-/// A new file beside its final name; removed when dropped unless persisted.
-struct TempFile(PathBuf);
-
-impl TempFile {
-    /// A hidden name beside `target`: `.run.nio.1a2b3c4d.partial`.
-    fn beside(target: &Path) -> TempFile {
-        let name = target.file_name().map_or_else(|| "results.nio".into(), |n| n.to_string_lossy().into_owned());
-        let tag = &Uuid::new_v4().simple().to_string()[..8];
-        TempFile(parent_dir(target).join(format!(".{name}.{tag}.partial")))
-    }
-
-    /// Renames the (synced) file to `target` and syncs the directory.
-    fn persist(self, target: &Path) -> Result<()> {
-        std::fs::rename(&self.0, target).map_err(|e| Error::io("rename into place", target, e))?;
-        std::mem::forget(self);
-        journal::sync_dir(target);
-        Ok(())
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }
 
 #[cfg(test)]
@@ -348,6 +312,10 @@ mod tests {
         drop(dropped);
         assert_eq!(std::fs::read(&path).unwrap(), b"new");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no .partial left");
+        let killed = Target::open(&path, FileMode::Overwrite).unwrap();
+        std::fs::write(killed.write_path(), b"half").unwrap();
+        assert!(!journal::recover(&path).unwrap(), "a live writer's new file is no leftover");
+        std::mem::forget(killed);
     }
 
     #[test]

@@ -12,9 +12,11 @@
 //! of the disk (see [`Session::view`]).
 //!
 //! After the first failed write (a full disk, a quota, an I/O error) the session is
-//! *poisoned*: later writes are dropped and reported as done, so that HDF5's own clean-up
-//! (flushing its caches while it closes the file, also at library exit) cannot fail again
-//! or crash, and the transaction, which sees the recorded error, never commits.
+//! *poisoned*: HDF5 is told the write worked, and from then on metadata stays in memory
+//! and raw data is dropped, so that HDF5's own clean-up (flushing its caches while it
+//! closes the file) cannot fail: HDF5 1.10 leaves a file whose close failed half torn
+//! down, and crashes at library exit. The transaction sees the recorded error and never
+//! commits; a transaction that gives up poisons its session too ([`Session::abandon`]).
 //!
 //! The structs mirror HDF5 1.10's `H5FDpublic.h`; `hdf5-sys` describes another version's
 //! layout, so they are declared here and the library's version is checked at registration.
@@ -191,10 +193,9 @@ impl Session {
     }
 
     /// Records a failed write and poisons the session.
-    fn fail_write(&self, e: std::io::Error) -> herr_t {
+    fn fail_write(&self, e: std::io::Error) {
         lock(&self.error).get_or_insert(e);
         self.abandon();
-        -1
     }
 
     /// Records a failed read (nothing on disk changed, so no poison).
@@ -411,26 +412,34 @@ unsafe extern "C" fn get_eof(file: *const Base, _type: MemType) -> haddr_t {
 }
 
 unsafe extern "C" fn read(file: *mut Base, _type: MemType, _dxpl: hid_t, addr: haddr_t, size: usize, buf: *mut c_void) -> herr_t {
-    // SAFETY: from `open`, the only reference in this callback; HDF5 passes a buffer of
-    // `size` bytes that nothing else refers to during the call.
-    let (open, buf) = unsafe { (state_mut(file), std::slice::from_raw_parts_mut(buf.cast::<u8>(), size)) };
+    // SAFETY: from `open`; HDF5 passes a buffer of `size` bytes that nothing else refers
+    // to during the call (it is not the file's state).
+    let (open, buf) = unsafe { (state(file), std::slice::from_raw_parts_mut(buf.cast::<u8>(), size)) };
     match open.read(addr, buf) {
         Ok(()) => 0,
         Err(e) => open.session.fail_read(e),
     }
 }
 
-unsafe extern "C" fn write(file: *mut Base, _type: MemType, _dxpl: hid_t, addr: haddr_t, size: usize, buf: *const c_void) -> herr_t {
+unsafe extern "C" fn write(file: *mut Base, kind: MemType, _dxpl: hid_t, addr: haddr_t, size: usize, buf: *const c_void) -> herr_t {
     // SAFETY: from `open`, the only reference in this callback; HDF5 passes a buffer of
     // `size` bytes.
     let (open, buf) = unsafe { (state_mut(file), std::slice::from_raw_parts(buf.cast::<u8>(), size)) };
-    if open.session.is_poisoned() {
+    // A failed write is recorded and the session poisoned, but HDF5 is told it worked:
+    // HDF5 1.10 cannot recover from a failed write while it closes a file (it leaves the
+    // file half torn down and crashes at library exit). From then on metadata stays in
+    // memory, raw data is dropped, and the transaction, which sees the error, never
+    // commits.
+    if open.session.is_poisoned() && kind == MEM_DRAW {
         return 0;
     }
-    match open.write(addr, buf) {
-        Ok(()) => 0,
-        Err(e) => open.session.fail_write(e),
+    if let Err(e) = open.write(addr, buf) {
+        open.session.fail_write(e);
+        if kind != MEM_DRAW {
+            let _ = open.write(addr, buf);
+        }
     }
+    0
 }
 
 unsafe extern "C" fn truncate(file: *mut Base, _dxpl: hid_t, _closing: bool) -> herr_t {
@@ -446,7 +455,9 @@ unsafe extern "C" fn truncate(file: *mut Base, _dxpl: hid_t, _closing: bool) -> 
     open.truncated = None;
     if open.eoa != open.eof {
         if let Err(e) = open.file.set_len(open.eoa) {
-            return open.session.fail_write(e);
+            // As for writes: recorded, and HDF5 goes on (see `write`).
+            open.session.fail_write(e);
+            return 0;
         }
         open.eof = open.eoa;
     }
@@ -454,52 +465,76 @@ unsafe extern "C" fn truncate(file: *mut Base, _dxpl: hid_t, _closing: bool) -> 
 }
 
 impl Open {
+    /// Bytes below this offset are kept in memory: the committed end, or every byte once
+    /// the session is poisoned (nothing reaches the disk any more, and HDF5 reads back
+    /// what it wrote, so that its clean-up finds consistent metadata).
+    fn limit(&self) -> u64 {
+        if self.session.is_poisoned() { u64::MAX } else { self.session.committed_end }
+    }
+
     /// Reads `[addr, addr + buf.len())`: deferred pages from memory, the rest from disk,
     /// zeros past the end of the file.
-    fn read(&mut self, addr: u64, buf: &mut [u8]) -> std::io::Result<()> {
-        let committed_end = self.session.committed_end;
+    fn read(&self, addr: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        let limit = self.limit();
         let mut done = 0usize;
         while done < buf.len() {
             let pos = addr + done as u64;
             let page = pos / PAGE * PAGE;
-            let end = if pos < committed_end { (page + PAGE).min(committed_end) } else { u64::MAX };
+            let end = if pos < limit { page + PAGE } else { u64::MAX };
             let n = usize::try_from((end - pos).min((buf.len() - done) as u64)).unwrap_or(usize::MAX);
             let out = &mut buf[done..done + n];
-            match self.pages.get(&page).filter(|_| pos < committed_end) {
+            let at = usize::try_from(pos - page).unwrap_or(usize::MAX);
+            // A page may stop short of the page size (at the committed end): the rest of
+            // it is on disk.
+            let have = match self.pages.get(&page).filter(|_| pos < limit) {
                 Some(p) => {
-                    let at = usize::try_from(pos - page).unwrap_or(0);
-                    out.copy_from_slice(&p.new[at..at + n]);
+                    let have = p.new.len().saturating_sub(at).min(n);
+                    out[..have].copy_from_slice(&p.new[at..at + have]);
+                    have
                 }
-                None => read_or_zero(&self.file, pos, out)?,
+                None => 0,
+            };
+            if have < n {
+                read_or_zero(&self.file, pos + have as u64, &mut out[have..])?;
             }
             done += n;
         }
         Ok(())
     }
 
-    /// Writes `buf` at `addr`: bytes below the committed end into deferred pages, the
-    /// rest straight to the file.
+    /// Writes `buf` at `addr`: bytes below [`Open::limit`] into deferred pages, the rest
+    /// straight to the file.
     fn write(&mut self, addr: u64, buf: &[u8]) -> std::io::Result<()> {
-        let committed_end = self.session.committed_end;
+        let limit = self.limit();
         let mut done = 0usize;
         while done < buf.len() {
             let pos = addr + done as u64;
-            if pos >= committed_end {
+            if pos >= limit {
                 self.file.write_all_at(&buf[done..], pos)?;
                 self.eof = self.eof.max(addr + buf.len() as u64);
                 return Ok(());
             }
             let page = pos / PAGE * PAGE;
-            let page_end = (page + PAGE).min(committed_end);
+            let page_end = (page + PAGE).min(limit);
             let n = usize::try_from((page_end - pos).min((buf.len() - done) as u64)).unwrap_or(usize::MAX);
-            if !self.pages.contains_key(&page) {
-                let mut old = vec![0u8; usize::try_from(page_end - page).unwrap_or(0)];
-                read_or_zero(&self.file, page, &mut old)?;
-                self.pages.insert(page, Page { new: old.clone(), old });
+            let at = usize::try_from(pos - page).unwrap_or(usize::MAX);
+            let p = match self.pages.entry(page) {
+                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    let mut old = vec![0u8; usize::try_from(page_end - page).unwrap_or(0)];
+                    read_or_zero(&self.file, page, &mut old)?;
+                    e.insert(Page { new: old.clone(), old })
+                }
+            };
+            if p.new.len() < at + n {
+                // A page cut at the committed end, written past it after a failure.
+                let from = p.new.len();
+                let mut more = vec![0u8; at + n - from];
+                read_or_zero(&self.file, page + from as u64, &mut more)?;
+                p.new.extend_from_slice(&more);
             }
-            let p = self.pages.get_mut(&page).expect("just inserted");
-            let at = usize::try_from(pos - page).unwrap_or(0);
             p.new[at..at + n].copy_from_slice(&buf[done..done + n]);
+            self.eof = self.eof.max(pos + n as u64);
             done += n;
         }
         Ok(())
@@ -563,5 +598,22 @@ mod tests {
         f.read(8000, &mut back).unwrap();
         assert_eq!(&back[..400], &[9u8; 400]);
         assert_eq!(&back[400..], &[0u8; 100], "zeros past the end of the file");
+    }
+
+    #[test]
+    fn after_a_failure_nothing_reaches_the_disk_and_reads_see_what_was_written() {
+        let (dir, mut f) = open_file(&[1u8; 8192], 6000);
+        f.write(5000, &[2u8; 100]).unwrap();
+        f.session.abandon();
+        f.write(5900, &[3u8; 300]).unwrap();
+        f.write(20_000, &[4u8; 10]).unwrap();
+        assert_eq!(std::fs::read(dir.path().join("f")).unwrap(), vec![1u8; 8192], "disk untouched");
+        let mut back = [0u8; 400];
+        f.read(5800, &mut back).unwrap();
+        assert_eq!(&back[..100], &[1u8; 100]);
+        assert_eq!(&back[100..400], &[3u8; 300], "the page cut at the committed end grew in memory");
+        let mut tail = [9u8; 12];
+        f.read(19_999, &mut tail).unwrap();
+        assert_eq!(tail, [0, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 0]);
     }
 }
