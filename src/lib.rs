@@ -53,6 +53,7 @@ mod h5;
 #[doc(hidden)]
 pub mod internals;
 pub mod journal;
+mod lock;
 pub mod model;
 pub mod multiplex;
 pub mod nix;
