@@ -236,3 +236,22 @@ def test_numpy_inputs_of_any_layout_and_numeric_dtype(comm, shared_dir):
         for name, want in (("c_order", samples), ("f_order", samples), ("strided2d", samples[::2, ::2])):
             assert signals[name].samples.shape == want.shape and signals[name].samples.tolist() == want.tolist()
     on_root(check)
+
+
+def test_an_interrupt_in_a_recorder_ends_the_flush_on_every_rank_first(comm):
+    """Ctrl-C inside a recorder: the flush completes on every rank (no rank is left in a
+    collective call), then the interrupt is raised."""
+    result = br.SimulationResult("interrupt", {}, comm, duration_ms=10.0)
+
+    def interrupted(ctx):
+        ctx.spike_train("p", ctx.rank, "m", [ctx.t_stop_ms])
+        if ctx.checkpoint_index == 0:
+            raise KeyboardInterrupt
+
+    result.create_recorder(interrupted, device="d", kind="k")
+    result.create_recorder(lambda ctx: ctx.spike_train("q", ctx.rank, "m", [ctx.t_stop_ms]), device="e", kind="k")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(KeyboardInterrupt):
+            result.flush()
+    assert result.flush_until(20.0)["spiketrains"] == 2  # the run goes on in step
