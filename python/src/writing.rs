@@ -39,6 +39,7 @@ impl<T> OnThisThread<T> {
 }
 
 /// Where the run is: buffering flushes, streaming them into a file, or gone.
+#[allow(clippy::large_enum_variant)] // one per run, moved only when a stream opens or closes
 enum State {
     Buffered(SimulationResult),
     Streaming(StreamingResult),
@@ -67,10 +68,15 @@ fn mode(mode: &str) -> PyResult<FileMode> {
     mode.parse().or_raise()
 }
 
-/// A write's summary as a dict, like `simulate`'s JSON.
+/// A write's summary as a dict, with `simulate`'s JSON keys (`write_seconds`, `ranks`).
 fn summary<'py>(py: Python<'py>, s: &WriteSummary, ranks: i32) -> PyResult<Bound<'py, PyAny>> {
     let mut json = serde_json::to_value(s).unwrap_or_default();
-    json["ranks"] = ranks.into();
+    if let Some(map) = json.as_object_mut() {
+        if let Some(seconds) = map.remove("seconds") {
+            map.insert("write_seconds".into(), seconds);
+        }
+        map.insert("ranks".into(), ranks.into());
+    }
     json_out(py, &json)
 }
 

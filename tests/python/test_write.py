@@ -62,6 +62,7 @@ def test_neo_reads_every_contract_annotation_with_its_type(comm, shared_dir):
     result.mark_finished()
     summary = result.write(path, mode="ow")
     assert summary["objects"] == 3 * comm.size and summary["ranks"] == comm.size and summary["segments"] == 1
+    assert summary["path"] == path and summary["write_seconds"] > 0 and len(summary["data_bytes_by_rank"]) == comm.size
 
     def check():
         (block,) = neo_read(path)
