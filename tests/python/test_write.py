@@ -256,3 +256,34 @@ def test_an_interrupt_in_a_recorder_ends_the_flush_on_every_rank_first(comm):
         with pytest.raises(KeyboardInterrupt):
             result.flush()
     assert result.flush_until(20.0)["spiketrains"] == 2  # the run goes on in step
+
+
+def test_the_gil_is_released_while_the_file_is_written(comm, shared_dir):
+    """Another Python thread runs while write() is in the library: it wakes every
+    millisecond and notes the time; with the GIL held, no wake could fall inside the write."""
+    import threading
+    import time
+
+    result = br.SimulationResult("gil", {}, comm, duration_ms=1000.0)
+    result.create_recorder(lambda ctx: [ctx.spike_train("p", 10000 * ctx.rank + c, "m", np.arange(1.0, 20.0)) for c in range(5000)],
+                           device="d", kind="k")
+    result.flush()
+    wakes, running = [], threading.Event()
+    running.set()
+
+    def wake():
+        while running.is_set():
+            time.sleep(0.001)
+            wakes.append(time.perf_counter())
+
+    thread = threading.Thread(target=wake)
+    thread.start()
+    start = time.perf_counter()
+    summary = result.write(os.path.join(shared_dir, "gil.nio"))
+    end = time.perf_counter()
+    running.clear()
+    thread.join()
+    assert summary["objects"] == 5000 * comm.size
+    assert end - start > 0.05, "the write was too short to tell"
+    inside = [t for t in wakes if start + 0.02 < t < end - 0.02]
+    assert len(inside) >= 5, f"the other thread woke {len(inside)} times during a {end - start:.2f} s write"
