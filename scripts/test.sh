@@ -74,6 +74,9 @@ timeout 300 "${MPIRUN[@]}" -n 2 "$bin" simulate "${args[@]}" --mode rw --name se
 echo "== our reader against Neo's (fixtures written by Neo) and BSB 8.0.2's iter_recordings"
 "$py" tests/neo/reader_vs_neo.py --bin "$bin" --dir "$work/fixtures" "$work/sim4.nio" "$work/mux4.nio" "$work/mpi4/shapes.nio" "$work/mpi2/append.nio"
 
+echo "== the data phase as a parallel file system sees it: write calls per rank (strace), blocks shared"
+"$py" tests/pfs/write_calls.py --bin "$bin" --ranks 2 4 --cells 1000 10000
+
 echo "== fault injection under mpirun -n 2 and -n 4 (kills, a lost rank, I/O errors)"
 "$py" tests/faults/faults.py --bin "$bin" --ranks 2 4 --random 5
 echo "all tests passed"
