@@ -178,7 +178,7 @@ pub(crate) fn open<'p>(
         MPI_File_open(
             comm.as_raw(),
             name.as_ptr(),
-            MPI_MODE_WRONLY as c_int,
+            int(MPI_MODE_WRONLY),
             raw,
             &raw mut fh,
         )
@@ -186,7 +186,7 @@ pub(crate) fn open<'p>(
     let outcome = info
         .map(drop)
         .and(check(opened, "open (MPI-IO) for writing", path));
-    if opened != MPI_SUCCESS as c_int {
+    if opened != int(MPI_SUCCESS) {
         return (None, outcome);
     }
     // SAFETY: an open file handle.
@@ -203,7 +203,7 @@ impl DataFile<'_> {
         // SAFETY: an open file; keys and values go into buffers of MPI's maximum lengths
         // plus the NUL; the info object MPI returns is freed here.
         unsafe {
-            if MPI_File_get_info(self.fh, &raw mut info) != MPI_SUCCESS as c_int {
+            if MPI_File_get_info(self.fh, &raw mut info) != int(MPI_SUCCESS) {
                 return hints;
             }
             let mut n: c_int = 0;
@@ -216,7 +216,7 @@ impl DataFile<'_> {
                 MPI_Info_get(
                     info,
                     key.as_ptr(),
-                    MPI_MAX_INFO_VAL as c_int,
+                    int(MPI_MAX_INFO_VAL),
                     value.as_mut_ptr(),
                     &raw mut flag,
                 );
@@ -367,9 +367,14 @@ fn chunks<'a>(pieces: &[(u64, &'a [u8])]) -> Vec<Chunk<'a>> {
     out
 }
 
+/// An MPI constant as the C interface's `int` (they are small).
+fn int(constant: u32) -> c_int {
+    c_int::try_from(constant).expect("MPI constants fit an int")
+}
+
 /// Turns an MPI return code into an error naming `op` and `path`.
 fn check(rc: c_int, op: &'static str, path: &Path) -> Result<()> {
-    if rc == MPI_SUCCESS as c_int {
+    if rc == int(MPI_SUCCESS) {
         return Ok(());
     }
     let mut text = [0 as c_char; MPI_MAX_ERROR_STRING as usize + 1];
