@@ -28,7 +28,7 @@ use crate::nix::layout::{self, BlockMeta, SegmentJob};
 use crate::nix::{extents, names, runs};
 use crate::parallel::comm::{Comm, Step};
 use crate::parallel::comm::scatter_check;
-use crate::parallel::describe::{Description, Payload, payload_data};
+use crate::parallel::describe::{Description, Payload, Shape, payload_data};
 use crate::parallel::hints::{self, MpioReport};
 use crate::parallel::mpio::{self, Io};
 use crate::parallel::plan;
@@ -120,16 +120,20 @@ pub struct Fault {
     pub pause: bool,
 }
 
-/// Trips `fault` if it is set for this rank and point: prints `PAUSED` and sleeps
-/// forever, or returns an injected I/O error on `path`.
+/// Trips `fault` if it is set for this rank and point: prints `PAUSED` and waits to be
+/// killed (or, when the environment names a file in `BSB_FAULT_RESUME`, until that file
+/// exists: the full-disk tests fill the disk meanwhile), or returns an injected I/O error
+/// on `path`.
 pub(crate) fn trip(fault: Option<Fault>, rank: i32, point: FaultPoint, path: &Path) -> Result<()> {
     match fault {
         Some(f) if f.rank == rank && f.point == point => {
             if f.pause {
                 eprintln!("PAUSED at {point:?} on rank {rank}");
-                loop {
-                    std::thread::sleep(Duration::from_secs(3600));
+                let resume = std::env::var_os("BSB_FAULT_RESUME").map(PathBuf::from);
+                while !resume.as_ref().is_some_and(|r| r.exists()) {
+                    std::thread::sleep(Duration::from_millis(20));
                 }
+                return Ok(());
             }
             Err(Error::io("write", path, std::io::Error::other(format!("injected fault at {point:?}"))))
         }
@@ -377,6 +381,17 @@ struct Laid {
     parts: Vec<Vec<u8>>,
 }
 
+/// The bytes of the ranks' samples and spike times in `descs`: what a write needs at least.
+fn data_bytes(descs: &[Description]) -> u64 {
+    let objects = descs.iter().flat_map(|d| &d.segments).flat_map(|s| s.spiketrains.iter().chain(&s.analogsignals));
+    objects
+        .map(|o| match &o.shape {
+            Shape::Spikes { n, .. } => 8 * n,
+            Shape::Signal { n_samples, n_channels, .. } => 8 * n_samples * u64::from(*n_channels),
+        })
+        .sum()
+}
+
 /// Rank 0's serial phase: plan, then lay the job out in the target and allocate the data.
 fn lay_out(path: &Path, mode: FileMode, job: Job<'_>, descs: &[Vec<u8>], segments: &[Segment], options: &WriteOptions<'_>) -> Result<Laid> {
     let descs = descs.iter().enumerate().map(|(r, d)| Description::decode(d, r)).collect::<Result<Vec<_>>>()?;
@@ -388,12 +403,13 @@ fn lay_out(path: &Path, mode: FileMode, job: Job<'_>, descs: &[Vec<u8>], segment
         )));
     }
     let target = Target::open(path, mode)?;
+    target.check_space(data_bytes(&descs))?;
     if target.is_new() && !matches!(job, Job::NewBlock(_)) {
         return Err(Error::Usage(format!("'{}' no longer holds the Block being written", path.display())));
     }
     let plan = plan::plan(&descs, &mut Uuid::new_v4);
     let payloads = RefCell::new(vec![Vec::new(); descs.len()]);
-    let block = h5::locked(|| -> Result<String> {
+    let block = target.settle(h5::locked(|| -> Result<String> {
         let kit = Kit::new()?;
         let fapl = target.fapl(kit.fapl())?;
         h5::set_extents(fapl.id(), extents::count(&plan, &descs) * h5::HEADER_BYTES + 64 * 1024)?;
@@ -439,8 +455,7 @@ fn lay_out(path: &Path, mode: FileMode, job: Job<'_>, descs: &[Vec<u8>], segment
         extents.release();
         file.close()?;
         Ok(block)
-    })
-    .map_err(|e| target.explain(e))?;
+    }))?;
     let payloads = payloads.into_inner();
     for (rank, list) in payloads.iter().enumerate() {
         for p in list {
