@@ -314,6 +314,35 @@ def main():
         for r in rows:
             if r["target"] == "write time falls":
                 r["met"] = falls
+
+        # 6. the data phase, collective against independent, side by side at 1, 2 and 4 ranks
+        for n in (1, 2, 4):
+            runs = {io: raw.setdefault(f"io_{io}_{n}", simulate(a.bin, f"{work}/io-{io}{n}.nio", signals + ["--io", io], ranks=n))
+                    for io in ("collective", "independent")}
+            c, i = runs["collective"], runs["independent"]
+            row(rows, f"signals workload, mpirun -n {n}", "data phase (s): --io collective / independent",
+                c["data_seconds"], i["data_seconds"], i["data_seconds"] / c["data_seconds"], "report", True,
+                f"write calls alone {max(c['data_write_seconds_by_rank']):.3f} / {max(i['data_write_seconds_by_rank']):.3f} s (slowest rank); "
+                f"whole write {c['write_seconds']:.2f} / {i['write_seconds']:.2f} s; layer {c['mpio']['layer']}")
+
+        # 7. metadata that stays linear: layout, inspect and peak memory per spike train
+        sizes = (2000, 6000, 20000) if a.quick else (10000, 30000, 100000)
+        for n in sizes:
+            args = ["--cells", str(n), *spikes[2:]]
+            s = raw[f"linear_{n}"] = simulate(a.bin, f"{work}/linear{n}.nio", args)
+            seconds, peak, _ = raw[f"linear_{n}_inspect"] = measured([a.bin, "inspect", "--json", f"{work}/linear{n}.nio"])
+            s["inspect_seconds"], s["inspect_peak"] = seconds, peak
+            os.remove(f"{work}/linear{n}.nio")
+        first = raw[f"linear_{sizes[0]}"]
+        for n in sizes:
+            s, k = raw[f"linear_{n}"], n / sizes[0]
+            grow = [s["metadata_seconds"] / first["metadata_seconds"], s["inspect_seconds"] / first["inspect_seconds"],
+                    max(s["peak_memory_by_rank"]) / max(first["peak_memory_by_rank"]), s["inspect_peak"] / first["inspect_peak"]]
+            row(rows, f"{n:,} spike trains", "layout µs per train", s["metadata_seconds"] / n * 1e6, None, None,
+                f"≤ {1.1 * k:.3g}× of {sizes[0]:,} in layout, inspect, peak memory", max(grow) <= 1.1 * k,
+                f"× {sizes[0]:,}: layout {grow[0]:.2f}, inspect --json {grow[1]:.2f} ({s['inspect_seconds']:.2f} s), "
+                f"peak memory of the write {grow[2]:.2f} ({max(s['peak_memory_by_rank']) / 2**20:.0f} MiB), "
+                f"of inspect {grow[3]:.2f} ({s['inspect_peak'] / 2**20:.0f} MiB)")
     finally:
         if not a.keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -87,6 +87,9 @@ quietly example-python "$py" examples/python/quickstart.py
 quietly example-python-2 timeout 300 "${MPIRUN[@]}" -n 2 "$py" examples/python/quickstart.py
 tail -1 "$work/example-python-2.log"
 
+echo "== the data phase as a parallel file system sees it: write calls per rank (strace), blocks shared"
+"$py" tests/pfs/write_calls.py --bin "$bin" --ranks 2 4 --cells 1000 10000
+
 echo "== fault injection under mpirun -n 2 and -n 4 (kills, a lost rank, I/O errors)"
 "$py" tests/faults/faults.py --bin "$bin" --ranks 2 4 --random 5
 echo "all tests passed"

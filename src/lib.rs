@@ -81,7 +81,7 @@ pub use result::{FlushReport, RecorderFailure, SimulationResult};
 pub use stream::{StreamOptions, Streamed, StreamingResult};
 pub use parallel::hints::MpioReport;
 pub use parallel::mpio::Io;
-pub use writer::{Fault, FaultPoint, FileMode, Progress, WriteOptions, WriteSummary};
+pub use writer::{DEFAULT_ALIGN, Fault, FaultPoint, FileMode, Progress, WriteOptions, WriteSummary};
 
 /// The README's Rust examples compile as doctests.
 #[cfg(doctest)]

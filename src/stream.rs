@@ -15,7 +15,7 @@ use crate::parallel::mpio::Io;
 use crate::result::{FlushReport, SimulationResult};
 use crate::target;
 use crate::nix::layout::BlockMeta;
-use crate::writer::{Fault, FileMode, Job, WriteOptions, WriteSummary};
+use crate::writer::{DEFAULT_ALIGN, Fault, FileMode, Job, WriteOptions, WriteSummary};
 
 /// How a stream writes (owned, unlike [`WriteOptions`]).
 #[derive(Debug, Clone)]
@@ -26,6 +26,8 @@ pub struct StreamOptions {
     pub mpio_hints: Vec<(String, String)>,
     /// As [`WriteOptions::io`].
     pub io: Io,
+    /// As [`WriteOptions::align`].
+    pub align: u64,
     /// A fault to inject in the write it names (fault-injection tests only).
     #[doc(hidden)]
     pub fault: Option<Fault>,
@@ -33,7 +35,7 @@ pub struct StreamOptions {
 
 impl Default for StreamOptions {
     fn default() -> Self {
-        StreamOptions { share_properties: true, mpio_hints: Vec::new(), io: Io::Collective, fault: None }
+        StreamOptions { share_properties: true, mpio_hints: Vec::new(), io: Io::Collective, align: DEFAULT_ALIGN, fault: None }
     }
 }
 
@@ -140,7 +142,7 @@ impl StreamingResult {
     fn write(&mut self, provenance: Option<&Value>) -> Result<WriteSummary> {
         let segments = self.result.take_segments();
         let fault = self.options.fault.filter(|f| f.write == self.writes);
-        let options = WriteOptions { progress: None, share_properties: self.options.share_properties, mpio_hints: &self.options.mpio_hints, io: self.options.io, fault };
+        let options = WriteOptions { progress: None, share_properties: self.options.share_properties, mpio_hints: &self.options.mpio_hints, io: self.options.io, align: self.options.align, fault };
         let annotations = self.result.block_annotations();
         let created_at = self.result.run_created_at();
         let name = self.result.name().to_owned();

@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::h5::{self, File, Kit, Mode};
 use crate::model::{Segment, Value};
 use crate::nix::layout::{self, BlockMeta, SegmentJob};
-use crate::nix::{names, runs};
+use crate::nix::{extents, names, runs};
 use crate::parallel::comm::{Comm, Step};
 use crate::parallel::comm::scatter_check;
 use crate::parallel::describe::{Description, Payload, Shape, payload_data};
@@ -58,6 +58,9 @@ impl FromStr for FileMode {
 /// Called on rank 0 while the layout is written: `(objects done, objects in total)`.
 pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
 
+/// The default of [`WriteOptions::align`]: 1 MiB.
+pub const DEFAULT_ALIGN: u64 = 1 << 20;
+
 /// How to write.
 #[derive(Clone, Copy)]
 pub struct WriteOptions<'a> {
@@ -77,6 +80,10 @@ pub struct WriteOptions<'a> {
     /// How the ranks write their data: one collective call per rank and checkpoint
     /// (the default), or one independent call per dataset.
     pub io: Io,
+    /// Each rank's values of a write are one extent starting on a multiple of `align`
+    /// bytes, and padding keeps the extents and the metadata out of each other's blocks
+    /// (default 1 MiB; on Lustre, the stripe size). 0 or 1: no padding.
+    pub align: u64,
     /// A fault to inject (fault-injection tests only).
     #[doc(hidden)]
     pub fault: Option<Fault>,
@@ -84,7 +91,7 @@ pub struct WriteOptions<'a> {
 
 impl Default for WriteOptions<'_> {
     fn default() -> Self {
-        WriteOptions { progress: None, share_properties: true, mpio_hints: &[], io: Io::Collective, fault: None }
+        WriteOptions { progress: None, share_properties: true, mpio_hints: &[], io: Io::Collective, align: DEFAULT_ALIGN, fault: None }
     }
 }
 
@@ -405,8 +412,10 @@ fn lay_out(path: &Path, mode: FileMode, job: Job<'_>, descs: &[Vec<u8>], segment
     let block = target.settle(h5::locked(|| -> Result<String> {
         let kit = Kit::new()?;
         let fapl = target.fapl(kit.fapl())?;
+        h5::set_extents(fapl.id(), extents::count(&plan, &descs) * h5::HEADER_BYTES + 64 * 1024)?;
         let mode = if target.is_new() { Mode::Create } else { Mode::ReadWrite };
         let file = File::open(target.write_path(), mode, Some(&kit), Some(fapl.id()))?;
+        let extents = extents::reserve(&file, &kit, &plan, &descs, options.align)?;
         let written_at = names::nix_time(chrono::Utc::now());
         if !target.is_new() {
             let block = match job {
@@ -437,12 +446,13 @@ fn lay_out(path: &Path, mode: FileMode, job: Job<'_>, descs: &[Vec<u8>], segment
         for (index, (segment, seg_plan)) in segments.iter().zip(&plan.segments).enumerate() {
             let created_at = segment.rec_datetime.as_deref().unwrap_or("19700101T000000");
             let share = options.share_properties;
-            let job = SegmentJob { index, segment, created_at, written_at: &written_at, plan: seg_plan, descs: &descs, share, ticker: &ticker, payloads: &payloads };
+            let job = SegmentJob { index, segment, created_at, written_at: &written_at, plan: seg_plan, descs: &descs, share, ticker: &ticker, reserved: &extents.reserved, payloads: &payloads };
             layout::write_segment(&handles, &kit, &job)?;
         }
         ticker.finish();
         trip(options.fault, 0, FaultPoint::Layout, path)?;
         drop(handles);
+        extents.release();
         file.close()?;
         Ok(block)
     }))?;

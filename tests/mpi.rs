@@ -390,7 +390,9 @@ fn round_trip(world: &SimpleCommunicator, dir: &Path) -> Outcome {
     Ok(())
 }
 
-const TESTS: &[(&str, fn(&SimpleCommunicator, &Path) -> Outcome)] = &[
+type Test = fn(&SimpleCommunicator, &Path) -> Outcome;
+
+const TESTS: &[(&str, Test)] = &[
     ("ids_agree", ids_agree),
     ("provenance_from_communicator", provenance_from_communicator),
     ("recorder_failures_are_isolated", recorder_failures_are_isolated),
@@ -431,7 +433,7 @@ fn main() {
         let _ = std::fs::remove_dir_all(&dir);
     }
     if world.rank() == 0 {
-        println!("{} ranks: {} passed, {failed} failed", world.size(), TESTS.len() as u32 - failed);
+        println!("{} ranks: {} passed, {failed} failed", world.size(), u32::try_from(TESTS.len()).expect("few tests") - failed);
     }
     drop(world);
     drop(universe);

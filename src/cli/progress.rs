@@ -45,7 +45,7 @@ impl Reporter {
                 }
             }
             Reporter::Lines { label, last } => {
-                let tenth = if total == 0 { 10 } else { done * 10 / total };
+                let tenth = (done * 10).checked_div(total).unwrap_or(10);
                 let mut last = last.lock().expect("not poisoned");
                 if *last != tenth {
                     *last = tenth;

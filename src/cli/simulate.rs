@@ -80,6 +80,10 @@ pub(crate) struct Args {
     /// and checkpoint) or `independent` (one MPI_File_write_at per dataset).
     #[arg(long, default_value = "collective")]
     io: Io,
+    /// Each rank's data of a checkpoint starts on a multiple of this many bytes, apart
+    /// from the metadata and the other ranks' data (the stripe size on Lustre).
+    #[arg(long, default_value_t = bsb_results::DEFAULT_ALIGN)]
+    align: u64,
     /// Write each checkpoint into the file as it is flushed (crash-safe: a run killed
     /// after checkpoint k leaves checkpoints 0..k), instead of all at the end.
     #[arg(long)]
@@ -216,7 +220,7 @@ fn run(args: &Args, world: &SimpleCommunicator) -> bsb_results::Result<(serde_js
     let checkpoint_ends = (1..=checkpoints).map(|c| args.duration_ms * f64::from(c) / f64::from(checkpoints));
     let state = |t: f64| json!({ "step": (t / args.resolution_ms).round() });
     if args.stream {
-        let options = StreamOptions { share_properties: !args.no_sharing, mpio_hints: args.mpio_hints.clone(), io: args.io, fault: args.fault };
+        let options = StreamOptions { share_properties: !args.no_sharing, mpio_hints: args.mpio_hints.clone(), io: args.io, align: args.align, fault: args.fault };
         let mut stream = result.stream_with(&args.out, args.mode, options)?;
         let mut totals: Option<WriteSummary> = None;
         for (done, t) in checkpoint_ends.enumerate() {
@@ -249,7 +253,7 @@ fn run(args: &Args, world: &SimpleCommunicator) -> bsb_results::Result<(serde_js
     let simulate_seconds = start.elapsed().as_secs_f64();
     let reporter = Reporter::new("laying out", rank == 0 && !args.quiet);
     let progress = |done, total| reporter.update(done, total);
-    let options = WriteOptions { progress: Some(&progress), share_properties: !args.no_sharing, mpio_hints: &args.mpio_hints, io: args.io, fault: args.fault };
+    let options = WriteOptions { progress: Some(&progress), share_properties: !args.no_sharing, mpio_hints: &args.mpio_hints, io: args.io, align: args.align, fault: args.fault };
     let summary = result.write_with(&args.out, args.mode, &options)?;
     Ok((summary_json(&summary, args, size, simulate_seconds, start.elapsed().as_secs_f64()), 0))
 }

@@ -7,7 +7,7 @@ use std::ffi::{CStr, c_char, c_void};
 
 use hdf5_sys::h5a::{H5Aclose, H5Acreate2, H5Adelete, H5Aexists, H5Awrite};
 use hdf5_sys::h5ac::{H5AC__CURR_CACHE_CONFIG_VERSION, H5AC_cache_config_t};
-use hdf5_sys::h5d::{H5D_alloc_time_t, H5D_fill_time_t, H5D_layout_t, H5Dcreate2, H5Dget_offset, H5Dwrite};
+use hdf5_sys::h5d::{H5D_alloc_time_t, H5D_fill_time_t, H5D_layout_t, H5Dcreate2, H5Dwrite};
 use hdf5_sys::h5i::hid_t;
 use hdf5_sys::h5l::H5Lcreate_hard;
 use hdf5_sys::h5p::{
@@ -57,6 +57,7 @@ pub(crate) enum NumType {
     /// Neo's bool: an enum `{FALSE=0, TRUE=1}` over `int8`.
     Bool,
 }
+
 
 /// Numeric values to write.
 #[derive(Debug, Clone, Copy)]
@@ -200,6 +201,11 @@ impl Kit {
         }
     }
 
+    /// The link-creation list (UTF-8 names).
+    pub(super) fn lcpl(&self) -> hid_t {
+        self.lcpl.id()
+    }
+
     pub(super) fn fcpl(&self) -> hid_t {
         self.fcpl.id()
     }
@@ -234,7 +240,7 @@ impl Kit {
         Ok(id)
     }
 
-    fn file_type(&self, t: NumType) -> hid_t {
+    pub(super) fn file_type(&self, t: NumType) -> hid_t {
         match t {
             NumType::F64 => *H5T_IEEE_F64LE,
             NumType::I64 => *H5T_STD_I64LE,
@@ -251,7 +257,7 @@ impl Kit {
     }
 
     /// A one-dimensional dataspace of `n` elements (shared for `n == 1`).
-    fn space(&self, n: usize) -> Result<SpaceRef> {
+    pub(super) fn space(&self, n: usize) -> Result<SpaceRef> {
         if n == 1 {
             return Ok(SpaceRef::Shared(self.one.id()));
         }
@@ -261,7 +267,7 @@ impl Kit {
         Ok(SpaceRef::Own(s))
     }
 
-    fn dcpl(&self, layout: Layout, bytes: usize) -> hid_t {
+    pub(super) fn dcpl(&self, layout: Layout, bytes: usize) -> hid_t {
         match layout {
             Layout::Allocated => self.dcpl_allocated.id(),
             Layout::Small if bytes <= COMPACT_LIMIT => self.dcpl_compact.id(),
@@ -271,13 +277,13 @@ impl Kit {
 }
 
 /// A dataspace that is either the kit's shared one or made for one call.
-enum SpaceRef {
+pub(super) enum SpaceRef {
     Shared(hid_t),
     Own(Owned),
 }
 
 impl SpaceRef {
-    fn id(&self) -> hid_t {
+    pub(super) fn id(&self) -> hid_t {
         match self {
             SpaceRef::Shared(id) => *id,
             SpaceRef::Own(o) => o.id(),
@@ -391,16 +397,6 @@ impl<'f> Obj<'f> {
         // SAFETY: open location, valid type, space and property lists.
         let id = unsafe { H5Dcreate2(self.id(), c.as_ptr(), t, space.id(), kit.lcpl.id(), dcpl, H5P_DEFAULT) };
         self.wrap(id, "create dataset", name)
-    }
-
-    /// Where this contiguous, allocated dataset's values start in the file.
-    pub(crate) fn offset(&self) -> Result<u64> {
-        // SAFETY: open dataset id.
-        let addr = unsafe { H5Dget_offset(self.id()) };
-        if addr == u64::MAX {
-            return self.file().check(-1i32, "locate the values of", || self.name()).map(|_| 0);
-        }
-        Ok(addr)
     }
 
     /// Writes all elements of this dataset.

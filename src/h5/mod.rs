@@ -9,6 +9,7 @@
 mod kit;
 mod overlay;
 mod read;
+mod reserve;
 
 use std::ffi::{CStr, CString, c_char};
 use std::path::{Path, PathBuf};
@@ -26,6 +27,7 @@ pub(crate) use kit::{GroupKind, Kit, NumType, Nums};
 pub(crate) use overlay::Page;
 pub(crate) use overlay::{Pending, Session, fapl as overlay_fapl};
 pub(crate) use read::{Attr, Data};
+pub(crate) use reserve::{HEADER_BYTES, Reserved, set_extents};
 
 use crate::error::{Error, Result};
 

@@ -13,8 +13,9 @@ use uuid::Uuid;
 
 use super::names::{self, attr, group, prop, types};
 use super::property::{Prop, Sharer, object_props, property, property_attrs, stamp};
+use super::extents::Key;
 use crate::error::Result;
-use crate::h5::{File, GroupKind, Kit, NumType, Obj};
+use crate::h5::{File, GroupKind, Kit, NumType, Obj, Reserved};
 use crate::model::{Annotations, Segment, Value};
 use crate::parallel::describe::{ArrayDesc, Description, ObjectDesc, Payload, Role, Shape};
 use crate::parallel::plan::{Placed, SegmentPlan};
@@ -147,6 +148,8 @@ pub(crate) struct SegmentJob<'a> {
     /// Share repeated properties and dimensions by hard links.
     pub share: bool,
     pub ticker: &'a Ticker<'a>,
+    /// The datasets reserved for the ranks' values ([`super::extents`]).
+    pub reserved: &'a HashMap<Key, Reserved>,
     /// Per rank, the datasets it fills in the data phase, with their file offsets.
     pub payloads: &'a RefCell<Vec<Vec<Payload>>>,
 }
@@ -201,16 +204,17 @@ struct Source<'p> {
     role: Role,
 }
 
-/// Creates a data dataset of `n` elements, contiguous and allocated now, and notes where
-/// its rank writes its values in the data phase.
+/// Links the data dataset of `n` elements reserved for `src` as `name` (an empty one is
+/// created here), and notes where its rank writes its values in the data phase.
 fn data_set<'f>(parent: &Obj<'f>, kit: &Kit, job: &SegmentJob<'_>, name: &str, t: NumType, n: u64, src: &Source<'_>) -> Result<Obj<'f>> {
-    let n = usize::try_from(n).expect("validated sizes fit usize");
-    let ds = parent.allocate(kit, name, t, n)?;
     if n == 0 {
-        return Ok(ds);
+        return parent.allocate(kit, name, t, 0);
     }
     let segment = u32::try_from(job.index).expect("segment count fits u32");
-    let payload = Payload { segment, spikes: src.spikes, local: src.placed.local, role: src.role, offset: ds.offset()? };
+    let key = (src.placed.rank, segment, src.spikes, src.placed.local, src.role);
+    let reserved = job.reserved.get(&key).ok_or_else(|| crate::error::Error::Collective(format!("no dataset reserved for {}", parent.child_name(name))))?;
+    let ds = parent.place(kit, *reserved, name)?;
+    let payload = Payload { segment, spikes: src.spikes, local: src.placed.local, role: src.role, offset: reserved.offset };
     job.payloads.borrow_mut()[src.placed.rank as usize].push(payload);
     Ok(ds)
 }

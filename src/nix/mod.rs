@@ -1,5 +1,6 @@
 //! The NIX file format as Neo's NixIO writes and reads it.
 
+pub(crate) mod extents;
 pub(crate) mod layout;
 pub mod names;
 pub(crate) mod property;

@@ -49,7 +49,7 @@ pub(crate) enum ArrayDesc {
 }
 
 /// Which dataset of an object a payload fills.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub(crate) enum Role {
     /// A spike train's times.
     Times,

@@ -235,7 +235,8 @@ mod tests {
     #[test]
     fn bad_hints_name_the_hint_and_the_reason() {
         let long = "k".repeat(37);
-        let cases: [(&[(&str, &str)], Layer, &str); 6] = [
+        type Case<'a> = (&'a [(&'a str, &'a str)], Layer, &'a str);
+        let cases: [Case<'_>; 6] = [
             (&[(long.as_str(), "1")], Layer::Romio, "MPI_MAX_INFO_KEY"),
             (
                 &[("romio_cb_write", "enable")],

@@ -3,21 +3,22 @@
 //!
 //! The datasets are contiguous and allocated in advance, so their bytes are plain
 //! little-endian arrays at known offsets: nothing about the file's structure changes.
-//! Collectively, a rank's pieces become one file view and one `MPI_File_write_at_all`
-//! per round of at most [`ROUND`] bytes, so MPI's collective buffering (and its hints)
-//! act; independently, each piece is one `MPI_File_write_at`.
+//! Collectively, each run of a rank's pieces that follow each other in the file (rank 0
+//! lays a rank's datasets out as one) becomes one `MPI_File_write_at_all` of one buffer
+//! per [`ROUND`] bytes, so MPI's collective buffering (and its hints) act and MPI-IO
+//! writes large pieces; independently, each piece is one `MPI_File_write_at`.
 
 use std::ffi::{c_char, c_int};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use mpi::ffi::{
-    MPI_Aint, MPI_Datatype, MPI_Error_string, MPI_File, MPI_File_close, MPI_File_get_info,
-    MPI_File_open, MPI_File_set_errhandler, MPI_File_set_view, MPI_File_sync, MPI_File_write_at,
+    MPI_Error_string, MPI_File, MPI_File_close, MPI_File_get_info,
+    MPI_File_open, MPI_File_set_errhandler, MPI_File_sync, MPI_File_write_at,
     MPI_File_write_at_all, MPI_Get_library_version, MPI_Info, MPI_Info_create, MPI_Info_free,
     MPI_Info_get, MPI_Info_get_nkeys, MPI_Info_get_nthkey, MPI_Info_set, MPI_MAX_ERROR_STRING,
     MPI_MAX_INFO_KEY, MPI_MAX_INFO_VAL, MPI_MAX_LIBRARY_VERSION_STRING, MPI_MODE_WRONLY,
-    MPI_Offset, MPI_SUCCESS, MPI_Type_commit, MPI_Type_create_hindexed, MPI_Type_free,
+    MPI_Offset, MPI_SUCCESS,
     RSMPI_ERRORS_RETURN, RSMPI_FILE_NULL, RSMPI_INFO_NULL, RSMPI_STATUS_IGNORE, RSMPI_UINT8_T,
 };
 
@@ -32,8 +33,9 @@ compile_error!("the MPI-IO data phase writes native bytes into little-endian dat
 /// The largest block one write or one datatype block holds (counts are `int`s).
 const PIECE: usize = 1 << 30;
 
-/// The most bytes one collective write call carries.
-const ROUND: usize = 1 << 30;
+/// The most bytes one collective write call carries (pieces smaller than this are copied
+/// into one buffer of up to this size).
+const ROUND: usize = 64 << 20;
 
 /// How the ranks write their data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -176,7 +178,7 @@ pub(crate) fn open<'p>(
         MPI_File_open(
             comm.as_raw(),
             name.as_ptr(),
-            MPI_MODE_WRONLY as c_int,
+            int(MPI_MODE_WRONLY),
             raw,
             &raw mut fh,
         )
@@ -184,7 +186,7 @@ pub(crate) fn open<'p>(
     let outcome = info
         .map(drop)
         .and(check(opened, "open (MPI-IO) for writing", path));
-    if opened != MPI_SUCCESS as c_int {
+    if opened != int(MPI_SUCCESS) {
         return (None, outcome);
     }
     // SAFETY: an open file handle.
@@ -201,7 +203,7 @@ impl DataFile<'_> {
         // SAFETY: an open file; keys and values go into buffers of MPI's maximum lengths
         // plus the NUL; the info object MPI returns is freed here.
         unsafe {
-            if MPI_File_get_info(self.fh, &raw mut info) != MPI_SUCCESS as c_int {
+            if MPI_File_get_info(self.fh, &raw mut info) != int(MPI_SUCCESS) {
                 return hints;
             }
             let mut n: c_int = 0;
@@ -214,7 +216,7 @@ impl DataFile<'_> {
                 MPI_Info_get(
                     info,
                     key.as_ptr(),
-                    MPI_MAX_INFO_VAL as c_int,
+                    int(MPI_MAX_INFO_VAL),
                     value.as_mut_ptr(),
                     &raw mut flag,
                 );
@@ -268,43 +270,36 @@ impl DataFile<'_> {
     }
 
     /// Writes `(offset, bytes)` pieces (at distinct, non-overlapping offsets) in `rounds`
-    /// collective calls, each over a file view of this rank's pieces of that round. A rank
-    /// whose pieces take fewer rounds, or that failed, still takes part with nothing.
+    /// collective calls, one per [`Chunk`]: a range of the file the pieces fill without a
+    /// gap (rank 0 lays a rank's datasets out as one such run), at most [`ROUND`] bytes,
+    /// handed to MPI as one buffer, so that MPI-IO writes it in one piece. A rank whose
+    /// pieces take fewer rounds, or that failed, still takes part with nothing.
     /// `halfway` runs before the middle round. Returns the time spent in the write calls.
     ///
     /// # Collective
-    /// `MPI_File_set_view` and `MPI_File_write_at_all` `rounds` times on every rank;
-    /// `rounds` must be the same everywhere (at least [`rounds`] of every rank's pieces).
-    pub(crate) fn write_collective(
-        &self,
-        pieces: &[(u64, &[u8])],
-        rounds: usize,
-        halfway: &dyn Fn() -> Result<()>,
-    ) -> Result<Duration> {
-        let mut blocks: Vec<(u64, &[u8])> = Vec::new();
-        for (offset, bytes) in pieces {
-            blocks.extend(
-                bytes
-                    .chunks(PIECE)
-                    .enumerate()
-                    .map(|(i, b)| (offset + (i * PIECE) as u64, b)),
-            );
-        }
-        blocks.sort_unstable_by_key(|b| b.0);
-        let mut batches = batches(&blocks).into_iter();
+    /// `MPI_File_write_at_all` `rounds` times on every rank; `rounds` must be the same
+    /// everywhere (at least [`rounds`] of every rank's pieces).
+    pub(crate) fn write_collective(&self, pieces: &[(u64, &[u8])], rounds: usize, halfway: &dyn Fn() -> Result<()>) -> Result<Duration> {
+        let mut chunks = chunks(pieces).into_iter();
+        let mut packed: Vec<u8> = Vec::new();
         let mut writing = Duration::ZERO;
         let mut outcome = Ok(());
         for round in 0..rounds {
             if round == rounds / 2 && outcome.is_ok() {
                 outcome = halfway();
             }
-            let mine = if outcome.is_ok() {
-                batches.next().unwrap_or(&[])
-            } else {
-                &[]
+            let chunk = if outcome.is_ok() { chunks.next() } else { None };
+            let (at, bytes): (u64, &[u8]) = match &chunk {
+                None => (0, &[]),
+                Some(Chunk { at, parts }) if parts.len() == 1 => (*at, parts[0]),
+                Some(Chunk { at, parts }) => {
+                    packed.clear();
+                    parts.iter().for_each(|p| packed.extend_from_slice(p));
+                    (*at, &packed)
+                }
             };
             let start = Instant::now();
-            let written = self.write_round(mine);
+            let written = self.write_all_at(at, bytes);
             writing += start.elapsed();
             if outcome.is_ok() {
                 outcome = written;
@@ -313,100 +308,15 @@ impl DataFile<'_> {
         outcome.map(|()| writing)
     }
 
-    /// One collective round: the view over `blocks` (sorted by offset) and one write.
-    fn write_round(&self, blocks: &[(u64, &[u8])]) -> Result<()> {
-        let lens: Vec<c_int> = blocks
-            .iter()
-            .map(|b| c_int::try_from(b.1.len()).expect("blocks are at most 1 GiB"))
-            .collect();
-        let at: Vec<MPI_Aint> = blocks
-            .iter()
-            .map(|b| MPI_Aint::try_from(b.0).unwrap_or(MPI_Aint::MAX))
-            .collect();
-        let base = blocks.first().map_or(std::ptr::null(), |b| b.1.as_ptr());
-        let memory: Vec<MPI_Aint> = blocks
-            .iter()
-            .map(|b| (b.1.as_ptr() as MPI_Aint).wrapping_sub(base as MPI_Aint))
-            .collect();
-        let count = c_int::try_from(blocks.len()).expect("a round holds fewer than 2^31 blocks");
-        let native = c"native";
-        // SAFETY: both datatypes describe `count` blocks of `lens` bytes: in the file at
-        // increasing, non-overlapping offsets (sorted, distinct datasets), in memory at
-        // `base` plus the displacements of live slices. They are freed before returning;
-        // the view and the write are collective and every rank calls them once per round.
-        unsafe {
-            let mut file_type: MPI_Datatype = RSMPI_UINT8_T;
-            let mut memory_type: MPI_Datatype = RSMPI_UINT8_T;
-            let mut made = Ok(());
-            if count > 0 {
-                made = check(
-                    MPI_Type_create_hindexed(
-                        count,
-                        lens.as_ptr(),
-                        at.as_ptr(),
-                        RSMPI_UINT8_T,
-                        &raw mut file_type,
-                    ),
-                    "describe pieces (MPI-IO)",
-                    self.path,
-                )
-                .and_then(|()| {
-                    check(
-                        MPI_Type_commit(&raw mut file_type),
-                        "describe pieces (MPI-IO)",
-                        self.path,
-                    )
-                })
-                .and_then(|()| {
-                    check(
-                        MPI_Type_create_hindexed(
-                            count,
-                            lens.as_ptr(),
-                            memory.as_ptr(),
-                            RSMPI_UINT8_T,
-                            &raw mut memory_type,
-                        ),
-                        "describe buffers (MPI-IO)",
-                        self.path,
-                    )
-                })
-                .and_then(|()| {
-                    check(
-                        MPI_Type_commit(&raw mut memory_type),
-                        "describe buffers (MPI-IO)",
-                        self.path,
-                    )
-                });
-            }
-            let (n, buf) = if count > 0 && made.is_ok() {
-                (1, base)
-            } else {
-                (0, [0u8].as_ptr())
-            };
-            let (view, write_type) = if n == 0 {
-                (RSMPI_UINT8_T, RSMPI_UINT8_T)
-            } else {
-                (file_type, memory_type)
-            };
-            let viewed = MPI_File_set_view(
-                self.fh,
-                0,
-                RSMPI_UINT8_T,
-                view,
-                native.as_ptr(),
-                RSMPI_INFO_NULL,
-            );
-            let written =
-                MPI_File_write_at_all(self.fh, 0, buf.cast(), n, write_type, RSMPI_STATUS_IGNORE);
-            for mut t in [file_type, memory_type] {
-                if t != RSMPI_UINT8_T {
-                    MPI_Type_free(&raw mut t);
-                }
-            }
-            made?;
-            check(viewed, "set the file view (MPI-IO)", self.path)?;
-            check(written, "write (MPI-IO, collective)", self.path)
-        }
+    /// One collective write of `bytes` (at most [`ROUND`]) at `at`; no bytes: the rank
+    /// takes part with nothing.
+    fn write_all_at(&self, at: u64, bytes: &[u8]) -> Result<()> {
+        let count = c_int::try_from(bytes.len()).expect("a round is at most 1 GiB");
+        let at = MPI_Offset::try_from(at).unwrap_or(MPI_Offset::MAX);
+        // SAFETY: an open file; `bytes` is `count` readable bytes (a dangling but aligned
+        // pointer for none, which MPI does not read). Every rank calls this once per round.
+        let rc = unsafe { MPI_File_write_at_all(self.fh, at, bytes.as_ptr().cast(), count, RSMPI_UINT8_T, RSMPI_STATUS_IGNORE) };
+        check(rc, "write (MPI-IO, collective)", self.path)
     }
 
     /// Syncs and closes the file.
@@ -421,35 +331,50 @@ impl DataFile<'_> {
     }
 }
 
-/// The collective rounds `pieces` take.
-pub(crate) fn rounds(pieces: &[(u64, &[u8])]) -> usize {
-    let mut blocks: Vec<(u64, &[u8])> = Vec::new();
-    for (offset, bytes) in pieces {
-        blocks.extend(bytes.chunks(PIECE).map(|b| (*offset, b)));
-    }
-    batches(&blocks).len()
+/// A range of the file that pieces fill without a gap: its start and the slices, in order.
+#[derive(Debug)]
+struct Chunk<'a> {
+    at: u64,
+    parts: Vec<&'a [u8]>,
 }
 
-/// `blocks` cut into rounds of at most [`ROUND`] bytes.
-fn batches<'b, 'a>(blocks: &'b [(u64, &'a [u8])]) -> Vec<&'b [(u64, &'a [u8])]> {
-    let mut out = Vec::new();
-    let (mut start, mut bytes) = (0, 0usize);
-    for (i, b) in blocks.iter().enumerate() {
-        if i > start && bytes + b.1.len() > ROUND {
-            out.push(&blocks[start..i]);
-            (start, bytes) = (i, 0);
+/// The collective rounds `pieces` take.
+pub(crate) fn rounds(pieces: &[(u64, &[u8])]) -> usize {
+    chunks(pieces).len()
+}
+
+/// `pieces` sorted by offset and cut into [`Chunk`]s of at most [`ROUND`] bytes.
+fn chunks<'a>(pieces: &[(u64, &'a [u8])]) -> Vec<Chunk<'a>> {
+    let mut sorted: Vec<(u64, &[u8])> = pieces.iter().filter(|p| !p.1.is_empty()).copied().collect();
+    sorted.sort_unstable_by_key(|p| p.0);
+    let mut out: Vec<Chunk<'a>> = Vec::new();
+    let mut end = 0u64;
+    let mut bytes = 0usize;
+    for (offset, piece) in sorted {
+        for (i, part) in piece.chunks(ROUND).enumerate() {
+            let at = offset + (i * ROUND) as u64;
+            match out.last_mut() {
+                Some(last) if at == end && bytes + part.len() <= ROUND => last.parts.push(part),
+                _ => {
+                    out.push(Chunk { at, parts: vec![part] });
+                    bytes = 0;
+                }
+            }
+            bytes += part.len();
+            end = at + part.len() as u64;
         }
-        bytes += b.1.len();
-    }
-    if start < blocks.len() {
-        out.push(&blocks[start..]);
     }
     out
 }
 
+/// An MPI constant as the C interface's `int` (they are small).
+fn int(constant: u32) -> c_int {
+    c_int::try_from(constant).expect("MPI constants fit an int")
+}
+
 /// Turns an MPI return code into an error naming `op` and `path`.
 fn check(rc: c_int, op: &'static str, path: &Path) -> Result<()> {
-    if rc == MPI_SUCCESS as c_int {
+    if rc == int(MPI_SUCCESS) {
         return Ok(());
     }
     let mut text = [0 as c_char; MPI_MAX_ERROR_STRING as usize + 1];
@@ -469,11 +394,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rounds_cut_at_a_gib_and_keep_order() {
+    fn chunks_follow_the_file() {
         let small = [0u8; 8];
-        let blocks = vec![(0u64, &small[..]), (8, &small[..])];
-        assert_eq!(batches(&blocks).len(), 1);
-        assert!(batches(&[]).is_empty());
+        let pieces = [(16u64, &small[..]), (0, &small[..]), (8, &small[..]), (40, &small[..]), (99, &[][..])];
+        let chunks = chunks(&pieces);
+        assert_eq!(chunks.len(), 2, "0..24 and 40..48: {chunks:?}");
+        assert_eq!((chunks[0].at, chunks[0].parts.len(), chunks[1].at), (0, 3, 40));
         assert_eq!(rounds(&[]), 0);
         assert_eq!("independent".parse::<Io>().unwrap(), Io::Independent);
         assert!("both".parse::<Io>().is_err());

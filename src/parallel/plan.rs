@@ -230,7 +230,7 @@ mod tests {
             let single = vec![rank(&devices, cells.iter().map(make).collect())];
             let mut spread: Vec<Description> = (0..ranks).map(|_| rank(&devices, vec![])).collect();
             for (i, c) in cells.iter().enumerate() {
-                let r = (i as u64).wrapping_mul(seed | 1).wrapping_add(seed >> 7) as usize % ranks;
+                let r = usize::try_from((i as u64).wrapping_mul(seed | 1).wrapping_add(seed >> 7) % ranks as u64).unwrap();
                 spread[r].segments[0].spiketrains.push(make(c));
             }
             let a = plan(&single, &mut counter());

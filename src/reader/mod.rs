@@ -179,10 +179,10 @@ impl NioFile {
     /// [`Error::Format`] naming what was looked for when there is no such run.
     pub fn run(&self, name: &str, run_index: Option<i64>) -> Result<Run> {
         let runs = self.runs()?;
-        let named = runs.into_iter().filter(|r| r.name.as_deref() == Some(name));
+        let mut named = runs.into_iter().filter(|r| r.name.as_deref() == Some(name));
         let found = match run_index {
             Some(i) => named.into_iter().find(|r| r.run_index == i),
-            None => named.last(),
+            None => named.next_back(),
         };
         found.ok_or_else(|| self.bad(format!("it has no run {name:?}{}", run_index.map_or(String::new(), |i| format!(" with run_index {i}")))))
     }

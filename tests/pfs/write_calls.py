@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""The data phase as a parallel file system sees it: each rank's write calls into the
+result file, counted with strace under mpirun, for `simulate` runs of several sizes.
+
+Checks, per run: every rank makes at most a few write calls per checkpoint in the data
+phase, the same for 1,000 as for 10,000 cells (independent of the number of objects), no
+4 KiB block is written by two ranks, and the file reads back (`bsb-results inspect`).
+
+The data phase of a rank starts where our code checks that it can open the file for
+writing (an `openat` with O_WRONLY|O_CLOEXEC of the file); from there, every write,
+pwrite64 or pwritev on a descriptor of that file counts.
+
+usage: write_calls.py --bin target/release/bsb-results --ranks 2 4 --cells 1000 10000
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", RUST_BACKTRACE="0")
+#: Calls a rank may make per checkpoint (an MPI-IO aggregator writes its file domain in
+#: buffer-sized pieces; a few runs of a rank's data are allowed where metadata splits them).
+MAX_CALLS_PER_CHECKPOINT = 8
+BLOCK = 4096
+OPEN = re.compile(r'^\d+ +openat\(AT_FDCWD, "([^"]+)", ([A-Z_|]+)[^)]*\)\s+=\s+(\d+)')
+CLOSE = re.compile(r"^\d+ +close\((\d+)\)")
+PWRITE = re.compile(r"^\d+ +pwrite64\((\d+), .*, (\d+), (\d+)\)\s+=\s+(\d+)")
+PWRITEV = re.compile(r"^\d+ +pwritev2?\((\d+), .*, \d+, (\d+)(?:, \d+)?\)\s+=\s+(\d+)")
+WRITE = re.compile(r"^\d+ +write\((\d+), .*\)\s+=\s+(\d+)")
+
+
+def data_writes(trace, target):
+    """`(offset, bytes)` of every data-phase write into `target` in one rank's trace
+    (offset None for a plain write)."""
+    fds, started, writes = {}, False, []
+    with open(trace, errors="replace") as f:
+        for line in f:
+            if m := OPEN.match(line):
+                path, flags, fd = m.group(1), m.group(2), int(m.group(3))
+                if re.fullmatch(re.escape(target) + r"\.[0-9a-f]+\.partial", os.path.basename(path)):
+                    fds[fd] = True
+                    started = started or ("O_WRONLY" in flags and "O_CLOEXEC" in flags)
+                else:
+                    fds.pop(fd, None)
+            elif m := CLOSE.match(line):
+                fds.pop(int(m.group(1)), None)
+            elif m := PWRITE.match(line):
+                if started and int(m.group(1)) in fds:
+                    writes.append((int(m.group(3)), int(m.group(4))))
+            elif m := PWRITEV.match(line):
+                if started and int(m.group(1)) in fds:
+                    writes.append((int(m.group(2)), int(m.group(3))))
+            elif m := WRITE.match(line):
+                if started and int(m.group(1)) in fds:
+                    writes.append((None, int(m.group(2))))
+    return writes
+
+
+def run(binary, ranks, cells, checkpoints, io, work):
+    out = os.path.join(work, f"run{ranks}_{cells}_{io}.nio")
+    traces = os.path.join(work, f"trace{ranks}_{cells}_{io}")
+    cmd = [
+        "mpirun", "--oversubscribe", "-n", str(ranks), "sh", "-c",
+        f'exec strace -f -qq -s 0 -e trace=openat,close,write,pwrite64,pwritev,pwritev2 -o {traces}.$OMPI_COMM_WORLD_RANK "$@"', "sh",
+        binary, "simulate", "--cells", str(cells), "--voltage-cells", str(cells // 10), "--duration-ms", "200",
+        "--checkpoints", str(checkpoints), "--io", io, "--quiet", "--out", out,
+    ]
+    subprocess.run(cmd, env=ENV, check=True, capture_output=True, timeout=900)
+    subprocess.run([binary, "inspect", out], env=ENV, check=True, capture_output=True, timeout=300)
+    target = "." + os.path.basename(out)
+    return [data_writes(f"{traces}.{r}", target) for r in range(ranks)]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--ranks", type=int, nargs="+", default=[2, 4])
+    ap.add_argument("--cells", type=int, nargs="+", default=[1000, 10000])
+    ap.add_argument("--checkpoints", type=int, default=2)
+    args = ap.parse_args()
+    problems = []
+    with tempfile.TemporaryDirectory() as work:
+        for ranks in args.ranks:
+            counts = {}
+            for cells in args.cells:
+                writes = run(os.path.abspath(args.bin), ranks, cells, args.checkpoints, "collective", work)
+                calls = [len(w) for w in writes]
+                counts[cells] = calls
+                owners = {}
+                for rank, w in enumerate(writes):
+                    for offset, size in w:
+                        if offset is None:
+                            problems.append(f"-n {ranks}, {cells} cells: rank {rank} wrote without an offset")
+                            continue
+                        for block in range(offset // BLOCK, (offset + max(size, 1) - 1) // BLOCK + 1):
+                            owners.setdefault(block, set()).add(rank)
+                shared = sorted(b for b, o in owners.items() if len(o) > 1)
+                print(f"-n {ranks}, {cells} cells, {args.checkpoints} checkpoints: data-phase write calls by rank {calls}, "
+                      f"{sum(s for w in writes for _, s in w)} bytes, blocks written by two ranks: {len(shared)}", flush=True)
+                if max(calls) > MAX_CALLS_PER_CHECKPOINT * args.checkpoints:
+                    problems.append(f"-n {ranks}, {cells} cells: {max(calls)} write calls on one rank")
+                if shared:
+                    problems.append(f"-n {ranks}, {cells} cells: 4 KiB blocks {shared[:5]}... written by two ranks")
+            small, large = min(counts), max(counts)
+            if max(counts[large]) > max(counts[small]) + args.checkpoints:
+                problems.append(f"-n {ranks}: write calls grow with the objects: {counts[small]} at {small} cells, {counts[large]} at {large}")
+    for p in problems:
+        print("PROBLEM", p)
+    if problems:
+        sys.exit(1)
+    print("write calls: ok")
+
+
+if __name__ == "__main__":
+    main()
