@@ -9,9 +9,9 @@
 
 use std::collections::BTreeSet;
 
-use crate::contract::{CellTarget, Direction, keys};
+use crate::contract::{self, CellTarget, Device, Direction, RunIds, keys};
 use crate::error::{Error, Result};
-use crate::model::{Annotations, Value};
+use crate::model::{AnalogSignalBuilder, Annotations, SpikeTrain, SpikeTrainBuilder, Value};
 
 /// Marks a multiplexed object.
 pub const MULTIPLEXED: &str = "bsb_multiplexed";
@@ -44,6 +44,56 @@ pub fn multiplex_targets(targets: &[Annotations]) -> Result<Annotations> {
     let mut out = baseline(targets)?;
     out.insert(ROSTER, Value::Str(roster_json(&pack(targets)?)));
     Ok(out)
+}
+
+/// One spike train for every target in `targets` (roster order; see [`cell_target`]):
+/// `times` with the roster index of each spike's target in `target_index`, the device's
+/// baseline, the roster and `bsb_target_index`, as BSB 8 writes it.
+///
+/// # Errors
+/// [`Error::Validation`] as [`multiplex_targets`], and when an index does not name a target.
+pub fn spike_train(
+    ids: RunIds<'_>,
+    device: &Device,
+    targets: &[Annotations],
+    times: Vec<f64>,
+    target_index: Vec<i64>,
+    t_stop: f64,
+) -> Result<SpikeTrainBuilder> {
+    let roster = multiplex_targets(targets)?;
+    if let Some((i, t)) = target_index.iter().enumerate().find(|(_, t)| usize::try_from(**t).map_or(true, |t| t >= targets.len())) {
+        return Err(Error::invalid("multiplexed spike train", format!("spike {i} has target index {t}, but there are {} targets", targets.len())));
+    }
+    Ok(SpikeTrain::builder(times, t_stop)
+        .annotate_all(&contract::baseline(device, shared_kind(targets), ids))
+        .annotate_all(&roster)
+        .array_annotate(TARGET_INDEX, target_index))
+}
+
+/// A signal with one channel per target in `targets` (roster order): the device's
+/// baseline, and the roster as one array annotation per key.
+///
+/// # Errors
+/// [`Error::Validation`] as [`multiplex_channels`], and when the signal does not have one
+/// channel per target.
+pub fn analog_signal(ids: RunIds<'_>, device: &Device, targets: &[Annotations], signal: AnalogSignalBuilder) -> Result<AnalogSignalBuilder> {
+    let (base, arrays) = multiplex_channels(targets)?;
+    if signal.n_channels() != targets.len() {
+        return Err(Error::invalid(
+            "multiplexed analog signal",
+            format!("it has {} channels for {} targets; it needs one channel per target", signal.n_channels(), targets.len()),
+        ));
+    }
+    let mut signal = signal.annotate_all(&contract::baseline(device, shared_kind(targets), ids)).annotate_all(&base);
+    for (k, v) in arrays.iter() {
+        signal = signal.array_annotate(k, v.clone());
+    }
+    Ok(signal)
+}
+
+/// The recording kind of the targets (`cell` when they have none).
+fn shared_kind(targets: &[Annotations]) -> &str {
+    targets.first().and_then(|t| t.get_str(keys::RECORDING_KIND)).unwrap_or("cell")
 }
 
 /// Annotations and array annotations of a signal recording `targets` as one channel each:
@@ -190,6 +240,34 @@ mod tests {
         let mut bad = target(1, None);
         bad.insert("bsb_cell_id", "x");
         assert!(multiplex_targets(&[target(0, None), bad]).is_err());
+    }
+
+    const IDS: RunIds<'static> = RunIds { simulation_id: "sim", segment_id: "seg" };
+
+    #[test]
+    fn spike_train_carries_baseline_roster_and_indices() {
+        let dev = Device::new("spikes", "spike_recorder");
+        let t = spike_train(IDS, &dev, &[target(3, None), target(4, None)], vec![1.0, 2.0], vec![1, 0], 5.0).unwrap().build().unwrap();
+        let a = t.annotations();
+        assert_eq!((a.get_str("bsb_device_name"), a.get_str("bsb_recording_kind")), (Some("spikes"), Some("cell")));
+        assert_eq!(a.get("bsb_multiplexed"), Some(&Value::Bool(true)));
+        assert!(a.get_str(ROSTER).unwrap().contains(r#""bsb_cell_id": [3, 4]"#));
+        assert_eq!(t.array_annotations().get(TARGET_INDEX), Some(&Value::IntList(vec![1, 0])));
+        let e = spike_train(IDS, &dev, &[target(3, None)], vec![1.0], vec![1], 5.0).unwrap_err().to_string();
+        assert!(e.contains("target index 1") && e.contains("1 targets"), "{e}");
+        assert!(spike_train(IDS, &dev, &[target(3, None)], vec![1.0], vec![-1], 5.0).is_err());
+    }
+
+    #[test]
+    fn signal_needs_one_channel_per_target() {
+        use crate::model::AnalogSignal;
+        let dev = Device::new("vm", "voltmeter");
+        let two = || AnalogSignal::from_channels(vec![vec![1.0], vec![2.0]], "mV", 0.1);
+        let s = analog_signal(IDS, &dev, &[target(0, None), target(1, None)], two()).unwrap().build().unwrap();
+        assert_eq!(s.array_annotations().get("bsb_cell_id"), Some(&Value::IntList(vec![0, 1])));
+        assert_eq!(s.annotations().get_str("bsb_segment_id"), Some("seg"));
+        let e = analog_signal(IDS, &dev, &[target(0, None)], two()).unwrap_err().to_string();
+        assert!(e.contains("2 channels for 1 targets"), "{e}");
     }
 
     #[test]
