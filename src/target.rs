@@ -223,7 +223,7 @@ fn free_bytes(dir: &Path) -> Option<u64> {
         }
         stat
     };
-    Some(u64::from(stat.f_bavail).saturating_mul(u64::from(stat.f_frsize)))
+    Some(stat.f_bavail.saturating_mul(stat.f_frsize))
 }
 
 #[cfg(test)]
