@@ -77,7 +77,7 @@ imported = time.perf_counter()
 summary = network.run(sys.argv[1], None, cells=int(sys.argv[3]), voltage_cells=0, checkpoints=1, duration_ms=1000.0,
                       resolution_ms=0.1, rate_hz=20.0, seed=42)
 done = time.perf_counter()
-print(json.dumps({"import_seconds": imported - start, "run_seconds": done - imported, "write_seconds": summary["seconds"],
+print(json.dumps({"import_seconds": imported - start, "run_seconds": done - imported, "write_seconds": summary["write_seconds"],
                   "objects": summary["objects"]}))
 """
 

@@ -79,6 +79,8 @@ pub use recording::{Filter, Recording, RecordingData, iter_recordings, iter_reco
 pub use recorder::{FlushContext, Meta, Recorder, RecorderError};
 pub use result::{FlushReport, RecorderFailure, SimulationResult};
 pub use stream::{StreamOptions, Streamed, StreamingResult};
+pub use parallel::hints::MpioReport;
+pub use parallel::mpio::Io;
 pub use writer::{Fault, FaultPoint, FileMode, Progress, WriteOptions, WriteSummary};
 
 /// The README's Rust examples compile as doctests.

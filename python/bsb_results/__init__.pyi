@@ -264,7 +264,7 @@ class SimulationResult:
         ``mode``: ``ow`` replaces the file once the new one is complete; ``rw`` adds this
         run beside the runs already in it. Returns a summary like ``simulate``'s JSON
         (``path``, ``ranks``, ``objects``, ``segments``, ``data_bytes``, ``file_bytes``,
-        times and per-rank figures). Any rank's error is raised on every rank."""
+        ``write_seconds``, ``metadata_seconds``, ``data_seconds`` and per-rank figures). Any rank's error is raised on every rank."""
     def stream(
         self,
         path: StrPath,

@@ -14,7 +14,7 @@ use std::ops::Range;
 
 use bsb_results::model::AnalogSignal;
 use bsb_results::{
-    Annotations, CellTarget, Device, Direction, Fault, FaultPoint, FileMode, FlushContext, Meta, RecorderError, RunInfo,
+    Annotations, CellTarget, Device, Direction, Fault, FaultPoint, FileMode, FlushContext, Io, Meta, RecorderError, RunInfo,
     SimulationResult, StreamOptions, Value, WriteOptions, WriteSummary, multiplex,
 };
 use mpi::collective::{CommunicatorCollectives, SystemOperation};
@@ -77,6 +77,10 @@ pub(crate) struct Args {
     /// `romio_cb_write=enable` (collective buffering). Repeat for several.
     #[arg(long = "mpio-hint", value_name = "KEY=VALUE", value_parser = parse_hint)]
     mpio_hints: Vec<(String, String)>,
+    /// How the ranks write their data: `collective` (one MPI_File_write_at_all per rank
+    /// and checkpoint) or `independent` (one MPI_File_write_at per dataset).
+    #[arg(long, default_value = "collective")]
+    io: Io,
     /// Write each checkpoint into the file as it is flushed (crash-safe: a run killed
     /// after checkpoint k leaves checkpoints 0..k), instead of all at the end.
     #[arg(long)]
@@ -85,7 +89,7 @@ pub(crate) struct Args {
     /// real simulation between flushes.
     #[arg(long, default_value_t = 0)]
     compute_ms: u64,
-    /// Fault injection for tests: `WRITE:POINT:RANK:ACTION` with POINT layout|data|commit
+    /// Fault injection for tests: `WRITE:POINT:RANK:ACTION` with POINT open|layout|data|commit
     /// and ACTION pause|fail (pause prints PAUSED and waits to be killed, or until the file
     /// named by $BSB_FAULT_RESUME exists).
     #[arg(long, hide = true, value_parser = parse_fault)]
@@ -97,10 +101,11 @@ fn parse_fault(s: &str) -> Result<Fault, String> {
     let parts: Vec<&str> = s.split(':').collect();
     let [write, point, rank, action] = parts[..] else { return Err(format!("{s:?} is not WRITE:POINT:RANK:ACTION")) };
     let point = match point {
+        "open" => FaultPoint::Open,
         "layout" => FaultPoint::Layout,
         "data" => FaultPoint::Data,
         "commit" => FaultPoint::Commit,
-        other => return Err(format!("{other:?} is not layout, data or commit")),
+        other => return Err(format!("{other:?} is not open, layout, data or commit")),
     };
     let pause = match action {
         "pause" => true,
@@ -212,7 +217,7 @@ fn run(args: &Args, world: &SimpleCommunicator) -> bsb_results::Result<(serde_js
     let checkpoint_ends = (1..=checkpoints).map(|c| args.duration_ms * f64::from(c) / f64::from(checkpoints));
     let state = |t: f64| json!({ "step": (t / args.resolution_ms).round() });
     if args.stream {
-        let options = StreamOptions { share_properties: !args.no_sharing, mpio_hints: args.mpio_hints.clone(), fault: args.fault };
+        let options = StreamOptions { share_properties: !args.no_sharing, mpio_hints: args.mpio_hints.clone(), io: args.io, fault: args.fault };
         let mut stream = result.stream_with(&args.out, args.mode, options)?;
         let mut totals: Option<WriteSummary> = None;
         for (done, t) in checkpoint_ends.enumerate() {
@@ -245,7 +250,7 @@ fn run(args: &Args, world: &SimpleCommunicator) -> bsb_results::Result<(serde_js
     let simulate_seconds = start.elapsed().as_secs_f64();
     let reporter = Reporter::new("laying out", rank == 0 && !args.quiet);
     let progress = |done, total| reporter.update(done, total);
-    let options = WriteOptions { progress: Some(&progress), share_properties: !args.no_sharing, mpio_hints: &args.mpio_hints, fault: args.fault };
+    let options = WriteOptions { progress: Some(&progress), share_properties: !args.no_sharing, mpio_hints: &args.mpio_hints, io: args.io, fault: args.fault };
     let summary = result.write_with(&args.out, args.mode, &options)?;
     Ok((summary_json(&summary, args, size, simulate_seconds, start.elapsed().as_secs_f64()), 0))
 }
@@ -276,7 +281,7 @@ fn summary_json(s: &WriteSummary, args: &Args, ranks: i32, simulate_seconds: f64
         "data_seconds_by_rank": s.data_seconds_by_rank, "data_write_seconds_by_rank": s.data_write_seconds_by_rank,
         "data_bytes_by_rank": s.data_bytes_by_rank,
         "peak_memory_by_rank": s.peak_memory_by_rank, "write_seconds": s.seconds,
-        "simulate_seconds": simulate_seconds, "seconds": seconds, "interrupted": null,
+        "simulate_seconds": simulate_seconds, "seconds": seconds, "mpio": s.mpio, "interrupted": null,
     })
 }
 
