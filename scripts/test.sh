@@ -74,6 +74,16 @@ timeout 300 "${MPIRUN[@]}" -n 2 "$bin" simulate "${args[@]}" --mode rw --name se
 echo "== our reader against Neo's (fixtures written by Neo) and BSB 8.0.2's iter_recordings"
 "$py" tests/neo/reader_vs_neo.py --bin "$bin" --dir "$work/fixtures" "$work/sim4.nio" "$work/mux4.nio" "$work/mpi4/shapes.nio" "$work/mpi2/append.nio"
 
+echo "== the Python package (tests/python), as a plain process and under mpirun -n 1, 2 and 4"
+pytest=("$py" -m pytest -q -p no:cacheprovider --color=no tests/python)
+export BSB_RESULTS_BIN="$bin"
+quietly pytest-plain timeout 600 "${pytest[@]}"
+tail -1 "$work/pytest-plain.log"
+for n in 1 2 4; do
+  quietly "pytest-mpi$n" timeout 600 "${MPIRUN[@]}" -n "$n" "${pytest[@]}"
+  echo "mpirun -n $n: $(grep -aE "passed|failed" "$work/pytest-mpi$n.log" | tail -1)"
+done
+
 echo "== fault injection under mpirun -n 2 and -n 4 (kills, a lost rank, I/O errors)"
 "$py" tests/faults/faults.py --bin "$bin" --ranks 2 4 --random 5
 echo "all tests passed"

@@ -23,6 +23,7 @@
 //! | [`nix`] | NIX names, the layout rank 0 writes |
 //! | [`reader`] | reading files back (ours and Neo's), lazily: [`read_nio`], [`NioFile`] |
 //! | [`recording`] | [`iter_recordings`]: one recording per target, multiplexed objects demultiplexed |
+//! | [`synthetic`] | the seeded activity `simulate` records (Poisson trains, membrane-like traces) |
 //! | [`plot`] | figures of a run (raster, rates, traces) as SVG or PNG: [`plot::render`] |
 //! | `h5` | the one unsafe module for HDF5: raw calls behind safe handles |
 //! | `os` | host and process facts (`uname`, `getrusage`) |
@@ -66,6 +67,7 @@ pub mod recording;
 pub mod recorder;
 pub mod result;
 pub mod stream;
+pub mod synthetic;
 mod target;
 mod writer;
 

@@ -9,9 +9,9 @@
 
 use std::collections::BTreeSet;
 
-use crate::contract::{CellTarget, Direction, keys};
+use crate::contract::{self, CellTarget, Device, Direction, RunIds, keys};
 use crate::error::{Error, Result};
-use crate::model::{Annotations, Value};
+use crate::model::{AnalogSignalBuilder, Annotations, SpikeTrain, SpikeTrainBuilder, Value};
 
 /// Marks a multiplexed object.
 pub const MULTIPLEXED: &str = "bsb_multiplexed";
@@ -44,6 +44,56 @@ pub fn multiplex_targets(targets: &[Annotations]) -> Result<Annotations> {
     let mut out = baseline(targets)?;
     out.insert(ROSTER, Value::Str(roster_json(&pack(targets)?)));
     Ok(out)
+}
+
+/// One spike train for every target in `targets` (roster order; see [`cell_target`]):
+/// `times` with the roster index of each spike's target in `target_index`, the device's
+/// baseline, the roster and `bsb_target_index`, as BSB 8 writes it.
+///
+/// # Errors
+/// [`Error::Validation`] as [`multiplex_targets`], and when an index does not name a target.
+pub fn spike_train(
+    ids: RunIds<'_>,
+    device: &Device,
+    targets: &[Annotations],
+    times: Vec<f64>,
+    target_index: Vec<i64>,
+    t_stop: f64,
+) -> Result<SpikeTrainBuilder> {
+    let roster = multiplex_targets(targets)?;
+    if let Some((i, t)) = target_index.iter().enumerate().find(|(_, t)| usize::try_from(**t).map_or(true, |t| t >= targets.len())) {
+        return Err(Error::invalid("multiplexed spike train", format!("spike {i} has target index {t}, but there are {} targets", targets.len())));
+    }
+    Ok(SpikeTrain::builder(times, t_stop)
+        .annotate_all(&contract::baseline(device, shared_kind(targets), ids))
+        .annotate_all(&roster)
+        .array_annotate(TARGET_INDEX, target_index))
+}
+
+/// A signal with one channel per target in `targets` (roster order): the device's
+/// baseline, and the roster as one array annotation per key.
+///
+/// # Errors
+/// [`Error::Validation`] as [`multiplex_channels`], and when the signal does not have one
+/// channel per target.
+pub fn analog_signal(ids: RunIds<'_>, device: &Device, targets: &[Annotations], signal: AnalogSignalBuilder) -> Result<AnalogSignalBuilder> {
+    let (base, arrays) = multiplex_channels(targets)?;
+    if signal.n_channels() != targets.len() {
+        return Err(Error::invalid(
+            "multiplexed analog signal",
+            format!("it has {} channels for {} targets; it needs one channel per target", signal.n_channels(), targets.len()),
+        ));
+    }
+    let mut signal = signal.annotate_all(&contract::baseline(device, shared_kind(targets), ids)).annotate_all(&base);
+    for (k, v) in arrays.iter() {
+        signal = signal.array_annotate(k, v.clone());
+    }
+    Ok(signal)
+}
+
+/// The recording kind of the targets (`cell` when they have none).
+fn shared_kind(targets: &[Annotations]) -> &str {
+    targets.first().and_then(|t| t.get_str(keys::RECORDING_KIND)).unwrap_or("cell")
 }
 
 /// Annotations and array annotations of a signal recording `targets` as one channel each:

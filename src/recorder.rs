@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use crate::contract::{self, CellTarget, Device, RunIds};
-use crate::model::{AnalogSignal, AnalogSignalBuilder, Segment, SpikeTrain, SpikeTrainBuilder};
+use crate::error::Result;
+use crate::model::{AnalogSignal, AnalogSignalBuilder, Annotations, Segment, SpikeTrain, SpikeTrainBuilder};
+use crate::multiplex;
 
 /// The error a recorder's flush may return.
 pub type RecorderError = Box<dyn std::error::Error + Send + Sync>;
@@ -136,6 +138,23 @@ impl FlushContext<'_> {
         samples: Vec<f64>,
     ) -> AnalogSignalBuilder {
         contract::analog_signal(self.ids, self.device, cell, name, units, sampling_period, samples)
+    }
+
+    /// One spike train for all of `targets` (BSB 8's multiplexed form), each spike's target
+    /// given by its roster index in `target_index`; see [`multiplex::spike_train`].
+    ///
+    /// # Errors
+    /// As [`multiplex::spike_train`].
+    pub fn multiplexed_spikes(&self, targets: &[Annotations], times: Vec<f64>, target_index: Vec<i64>, t_stop: f64) -> Result<SpikeTrainBuilder> {
+        multiplex::spike_train(self.ids, self.device, targets, times, target_index, t_stop)
+    }
+    /// `signal` as the recording of `targets`, one channel each (BSB 8's multiplexed form);
+    /// see [`multiplex::analog_signal`].
+    ///
+    /// # Errors
+    /// As [`multiplex::analog_signal`].
+    pub fn multiplexed_signal(&self, targets: &[Annotations], signal: AnalogSignalBuilder) -> Result<AnalogSignalBuilder> {
+        multiplex::analog_signal(self.ids, self.device, targets, signal)
     }
 
     /// The other recorders of this rank whose device is one of `devices`: how a controller

@@ -34,6 +34,8 @@ pub struct SimulationResult {
     t_cursor: f64,
     started: Option<Instant>,
     created_at: String,
+    /// How a failed recorder is reported.
+    on_failure: Box<dyn FnMut(&RecorderFailure)>,
 }
 
 /// What one flush collected on this rank.
@@ -52,6 +54,8 @@ pub struct FlushReport {
 }
 
 /// A recorder that returned an error or panicked during a flush.
+///
+/// It displays as BSB warns: `Recorder errored out! rank R, device 'D': ERROR`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecorderFailure {
     /// The rank it ran on.
@@ -60,6 +64,12 @@ pub struct RecorderFailure {
     pub device: String,
     /// The error, or the panic's message.
     pub error: String,
+}
+
+impl std::fmt::Display for RecorderFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Recorder errored out! rank {}, device '{}': {}", self.rank, self.device, self.error)
+    }
 }
 
 impl SimulationResult {
@@ -111,6 +121,7 @@ impl SimulationResult {
             t_cursor: 0.0,
             started: None,
             created_at: String::from_utf8_lossy(&created_at).into_owned(),
+            on_failure: Box::new(|failure| eprintln!("warning: {failure}")),
         })
     }
 
@@ -194,6 +205,13 @@ impl SimulationResult {
         self.provenance.finished_at = Some(at);
         self.provenance.wall_seconds = wall;
         Ok(())
+    }
+
+    /// Replaces how a recorder that fails during a flush is reported on this rank (by
+    /// default, a `warning: Recorder errored out! ...` line on stderr); a front end routes
+    /// it to its own warnings. The failure is in the flush's [`FlushReport`] either way.
+    pub fn on_recorder_failure(&mut self, report: impl FnMut(&RecorderFailure) + 'static) {
+        self.on_failure = Box::new(report);
     }
 
     /// Registers a recorder of this rank.
@@ -312,8 +330,9 @@ impl SimulationResult {
                 Err(panic) => Some(panic_message(&*panic)),
             };
             if let Some(error) = error {
-                eprintln!("warning: Recorder errored out! rank {rank}, device '{}': {error}", device.name());
-                failures.push(RecorderFailure { rank, device: device.name().to_owned(), error });
+                let failure = RecorderFailure { rank, device: device.name().to_owned(), error };
+                (self.on_failure)(&failure);
+                failures.push(failure);
             }
             for t in &mut segment.spiketrains[counts.0..] {
                 contract::stamp(&mut t.annotations, &device, ids);

@@ -1,6 +1,5 @@
 //! The command line: `simulate` (the main job), `inspect`, `provenance`, `dump`, `plot`, `recover`.
 
-mod activity;
 mod inspect;
 mod isolate;
 mod plot;

@@ -12,16 +12,15 @@ use std::time::Instant;
 
 use std::ops::Range;
 
-use bsb_results::contract::{self, keys};
 use bsb_results::model::AnalogSignal;
 use bsb_results::{
     Annotations, CellTarget, Device, Direction, Fault, FaultPoint, FileMode, FlushContext, Meta, RecorderError, RunInfo,
-    SimulationResult, SpikeTrain, StreamOptions, Value, WriteOptions, WriteSummary, multiplex,
+    SimulationResult, StreamOptions, Value, WriteOptions, WriteSummary, multiplex,
 };
 use mpi::topology::Communicator;
 use serde_json::json;
 
-use super::activity::{Rng, poisson, trace};
+use bsb_results::synthetic::{Rng, poisson, trace};
 use super::progress::Reporter;
 
 /// Run a synthetic network on every rank and write one .nio file.
@@ -265,12 +264,7 @@ fn push_multiplexed_trains(ctx: &mut FlushContext<'_>, trains: Vec<(CellTarget, 
     }
     spikes.sort_by(|a, b| a.0.total_cmp(&b.0));
     let (times, index): (Vec<f64>, Vec<i64>) = spikes.into_iter().unzip();
-    let train = SpikeTrain::builder(times, ctx.t_stop_ms())
-        .t_start(ctx.t_start_ms())
-        .name("spikes")
-        .annotate_all(&contract::baseline(ctx.device(), "cell", ctx.ids()))
-        .annotate_all(&multiplex::multiplex_targets(&targets)?)
-        .array_annotate(multiplex::TARGET_INDEX, index);
+    let train = ctx.multiplexed_spikes(&targets, times, index, ctx.t_stop_ms())?.t_start(ctx.t_start_ms()).name("spikes");
     ctx.push_spiketrain(train.build()?);
     Ok(())
 }
@@ -338,16 +332,8 @@ impl Trace {
             targets.push(target);
             channels.push(samples);
         }
-        let kind = targets[0].get_str(keys::RECORDING_KIND).unwrap_or("cell").to_owned();
-        let (base, arrays) = multiplex::multiplex_channels(&targets)?;
-        let mut signal = AnalogSignal::from_channels(channels, "mV", self.res)
-            .name(self.name)
-            .t_start(ctx.t_start_ms())
-            .annotate_all(&contract::baseline(ctx.device(), &kind, ctx.ids()))
-            .annotate_all(&base);
-        for (k, v) in arrays.iter() {
-            signal = signal.array_annotate(k, v.clone());
-        }
+        let signal = AnalogSignal::from_channels(channels, "mV", self.res).name(self.name).t_start(ctx.t_start_ms());
+        let signal = ctx.multiplexed_signal(&targets, signal)?;
         ctx.push_analogsignal(signal.build()?);
         Ok(())
     }

@@ -41,6 +41,15 @@ impl AnalogSignal {
         Self::start(channels.concat(), n_samples, n_channels, units.into(), sampling_period, ragged)
     }
 
+    /// Starts a signal from its samples laid out channel after channel (`n_channels`
+    /// channels of equal length), taking the buffer without copying it.
+    pub fn from_channel_major(data: Vec<f64>, n_channels: usize, units: impl Into<String>, sampling_period: f64) -> AnalogSignalBuilder {
+        let n_samples = if n_channels == 0 { 0 } else { data.len() / n_channels };
+        let ragged = (n_channels != 0 && data.len() % n_channels != 0)
+            .then(|| format!("{} samples do not split into {n_channels} channels of equal length", data.len()));
+        Self::start(data, n_samples, n_channels, units.into(), sampling_period, ragged)
+    }
+
     /// Starts a signal of zeros for a recorder to fill through
     /// [`AnalogSignalBuilder::channel_mut`], checking its size before allocating it.
     ///
@@ -217,6 +226,11 @@ impl AnalogSignalBuilder {
         &mut s.data[c * s.n_samples..(c + 1) * s.n_samples]
     }
 
+    /// The number of channels.
+    pub fn n_channels(&self) -> usize {
+        self.signal.n_channels
+    }
+
     /// Sets the name: the recorded quantity (`V_m`).
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.signal.name = Some(name.into());
@@ -280,6 +294,8 @@ mod tests {
         assert_eq!(a.channel(1), [10.0, 20.0, 30.0]);
         assert_eq!(a.get(2, 0), Some(3.0));
         assert!((a.t_stop() - 0.3).abs() < 1e-12);
+        let c = AnalogSignal::from_channel_major(vec![1.0, 2.0, 3.0, 10.0, 20.0, 30.0], 2, "mV", 0.1).build().unwrap();
+        assert_eq!(a, c);
     }
 
     #[test]
@@ -287,6 +303,8 @@ mod tests {
         let err = |b: AnalogSignalBuilder| b.build().unwrap_err().to_string();
         assert!(err(AnalogSignal::from_channels(vec![vec![1.0], vec![1.0, 2.0]], "mV", 0.1)).contains("ragged"));
         assert!(err(AnalogSignal::from_rows(&[vec![1.0, 2.0], vec![1.0]], "mV", 0.1)).contains("ragged"));
+        assert!(err(AnalogSignal::from_channel_major(vec![1.0; 3], 2, "mV", 0.1)).contains("ragged"));
+        assert!(err(AnalogSignal::from_channel_major(vec![], 0, "mV", 0.1)).contains("channel"));
         assert!(err(AnalogSignal::builder(vec![1.0], "mV", 0.0)).contains("sampling period"));
         assert!(err(AnalogSignal::builder(vec![1.0], "mV", -1.0)).contains("sampling period"));
         assert!(err(AnalogSignal::builder(vec![1.0], "mV", f64::NAN)).contains("sampling period"));

@@ -1,10 +1,11 @@
 //! Synthetic activity: a seeded generator, Poisson spike times, membrane-like traces.
 //!
-//! Every stream depends only on its seed words, so a cell's activity is the same whichever
-//! rank simulates it.
+//! What `bsb-results simulate` records, public so that other front ends (the Python
+//! package) can record the very same network. Every stream depends only on its seed words,
+//! so a cell's activity is the same whichever rank simulates it.
 
 /// Spike times of a Poisson process of `rate_hz` on the `res` grid in `(t_start, t_stop]`.
-pub(crate) fn poisson(mut rng: Rng, rate_hz: f64, res: f64, t_start: f64, t_stop: f64) -> Vec<f64> {
+pub fn poisson(mut rng: Rng, rate_hz: f64, res: f64, t_start: f64, t_stop: f64) -> Vec<f64> {
     let mut times = Vec::new();
     if rate_hz <= 0.0 {
         return times;
@@ -24,10 +25,12 @@ pub(crate) fn poisson(mut rng: Rng, rate_hz: f64, res: f64, t_start: f64, t_stop
 
 /// SplitMix64: a small generator whose stream depends only on its seed words, so a
 /// cell's activity is the same whichever rank simulates it.
-pub(crate) struct Rng(u64);
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
 
 impl Rng {
-    pub(crate) fn new(words: &[u64]) -> Rng {
+    /// A generator seeded by `words` (for `simulate`: seed, cell, checkpoint, stream).
+    pub fn new(words: &[u64]) -> Rng {
         let mut r = Rng(0x9E37_79B9_7F4A_7C15);
         for w in words {
             r.0 ^= w.wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -45,16 +48,15 @@ impl Rng {
     }
 
     /// Uniform in `[0, 1)`.
-    pub(crate) fn uniform(&mut self) -> f64 {
+    pub fn uniform(&mut self) -> f64 {
         #[allow(clippy::cast_precision_loss)]
         let x = (self.next() >> 11) as f64;
         x / (1u64 << 53) as f64
     }
 }
 
-
 /// A membrane-potential-like trace of `n` samples in mV (an Ornstein-Uhlenbeck walk).
-pub(crate) fn trace(mut rng: Rng, n: usize) -> Vec<f64> {
+pub fn trace(mut rng: Rng, n: usize) -> Vec<f64> {
     let mut v = -65.0;
     (0..n)
         .map(|_| {
