@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Checks a results file of a real BSB run against BSB's own result of the same run.
 
-usage: check.py NETWORK.hdf5 REFERENCE.nio CANDIDATE.nio --ranks N [--runs K]
+usage: check.py NETWORK.hdf5 REFERENCE.nio CANDIDATE.nio --ranks N [--runs K] [--hook]
 
 Both files are read with Neo and compared run by run through BSB 8.0.2's iter_recordings:
 every target's data (values, units, times) and every annotation with its type are equal
 (the run's own ids aside), as are the Blocks' and Segments' annotations. The candidate
 must also be readable by BSB's read_results(network, file), its provenance must name
 mpi_size N and one host per rank, it must hold K runs numbered 0..K-1 (the reference's
-run repeated), and no `.ranks` directory may be left next to it.
+run repeated), and no `.ranks` directory may be left next to it. With --hook the
+candidate's configuration is the reference's plus the after_prepare hook
+bsb_results.bsb.NativeResults on its simulation.
 """
 import argparse
 import os
@@ -18,7 +20,8 @@ import warnings
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "neo"))
 warnings.simplefilter("ignore")
 import numpy as np  # noqa: E402
-from bsb.simulation.results import iter_recordings, read_provenance, read_results  # noqa: E402
+from bsb.simulation.results import (iter_recordings, read_provenance, read_results,  # noqa: E402
+                                    read_simulation_config)
 from neo_files import finish, read_blocks  # noqa: E402
 
 #: Annotations naming the run itself (and Neo's names of objects), which differ between any
@@ -58,11 +61,25 @@ def recordings(block):
     return out
 
 
-def compare_runs(ref, got, where, problems):
+def compare_config(ref, got, where, hook, problems):
+    """The simulation's configurations the runs ran with: equal, but for the hook's entry
+    with --hook."""
+    rc, gc = read_simulation_config(ref), read_simulation_config(got)
+    if hook:
+        hooks = gc.pop("after_prepare", None) or {}
+        if [h.get("strategy") for h in hooks.values()] != ["bsb_results.bsb.NativeResults"]:
+            problems.append(f"{where}: the configuration holds no after_prepare hook NativeResults: {hooks!r}")
+        rc.pop("after_prepare", None)
+    if rc != gc:
+        problems.append(f"{where}: the simulation configurations differ")
+
+
+def compare_runs(ref, got, where, problems, hook=False):
     if ref.name != got.name:
         problems.append(f"{where}: Block name {got.name!r}, expected {ref.name!r}")
+    compare_config(ref, got, where, hook, problems)
     ra, ga = annotations(ref), annotations(got)
-    for key in ("bsb_provenance", "run_index"):
+    for key in ("bsb_provenance", "run_index", "config"):
         ra.pop(key, None)
         ga.pop(key, None)
     if ra != ga:
@@ -98,6 +115,7 @@ def main():
     parser.add_argument("candidate")
     parser.add_argument("--ranks", type=int, required=True)
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--hook", action="store_true")
     args = parser.parse_args()
     problems = []
     ref = read_blocks(args.reference)
@@ -109,7 +127,7 @@ def main():
     targets = 0
     for index, block in enumerate(got):
         where = f"{args.candidate} run {index}"
-        targets = compare_runs(ref[0], block, where, problems)
+        targets = compare_runs(ref[0], block, where, problems, args.hook)
         if block.annotations.get("run_index") != index:
             problems.append(f"{where}: run_index {block.annotations.get('run_index')!r}, expected {index}")
         provenance = read_provenance(block)
