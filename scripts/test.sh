@@ -84,6 +84,10 @@ for n in 1 2 4; do
   echo "mpirun -n $n: $(grep -aE "passed|failed" "$work/pytest-mpi$n.log" | tail -1)"
 done
 
+echo "== BSB 8.0.2: NEURON (1 process, mpirun -n 2) and NEST runs, BSB's result against bsb_results.bsb's"
+quietly bsb "$py" tests/bsb/test_bsb.py "$work/bsb"
+grep -aE "^(ok|FAIL)" "$work/bsb.log"
+
 echo "== fault injection under mpirun -n 2 and -n 4 (kills, a lost rank, I/O errors)"
 "$py" tests/faults/faults.py --bin "$bin" --ranks 2 4 --random 5
 echo "all tests passed"

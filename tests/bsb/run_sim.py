@@ -2,12 +2,17 @@
 of an mpirun runs it.
 
 usage: run_sim.py NETWORK.hdf5 SIM OUT.nio [--result bsb|install|hook] [--timing FILE]
+                  [--stream] [--kill-before-finalize]
 
 --result bsb      BSB 8.0.2's own SimulationResult (per-rank parts, rank 0 merges)
 --result install  bsb_results.bsb.install() before the run
 --result hook     the after_prepare hook bsb_results.bsb.NativeResults added to the
                   simulation's configuration
 --timing FILE     rank 0 writes every rank's seconds (run_simulation, result writing) as JSON
+--stream          ours: each flush committed to the file as it happens
+--kill-before-finalize
+                  ours: every rank exits (status 3) when the run reaches finalize, after
+                  its flush: what a run killed there leaves in the file
 """
 import argparse
 import json
@@ -26,6 +31,8 @@ def main():
     parser.add_argument("out")
     parser.add_argument("--result", choices=["bsb", "install", "hook"], default="bsb")
     parser.add_argument("--timing")
+    parser.add_argument("--stream", action="store_true")
+    parser.add_argument("--kill-before-finalize", action="store_true")
     args = parser.parse_args()
 
     from bsb import from_storage
@@ -40,11 +47,13 @@ def main():
 
         timing.instrument(ours.NativeResult)
         if args.result == "install":
-            ours.install()
+            ours.install(streaming=args.stream)
+        if args.kill_before_finalize:
+            ours.NativeResult.finalize = lambda self: os._exit(3)
     network = from_storage(args.network)
     if args.result == "hook":
         network.simulations[args.simulation].after_prepare = {
-            "native": {"strategy": "bsb_results.bsb.NativeResults"}
+            "native": {"strategy": "bsb_results.bsb.NativeResults", "streaming": args.stream}
         }
     MPI.COMM_WORLD.Barrier()
     start = time.perf_counter()

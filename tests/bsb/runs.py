@@ -40,11 +40,13 @@ def mpirun(ranks):
     return ["mpirun", "--oversubscribe", "-n", str(ranks), "-x", "PATH", "-x", "PYTHONPATH", "-x", "GLIA_NOLOAD"]
 
 
-def run(cmd, nest=False, timeout=900):
-    """Runs a command in the BSB environment; raises with its output's tail when it fails."""
+def run(cmd, nest=False, timeout=900, expect=0):
+    """Runs a command in the BSB environment; raises with its output's tail when it does
+    not exit with `expect`."""
     done = subprocess.run(cmd, env=env(nest), capture_output=True, text=True, timeout=timeout)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}")
+    if done.returncode != expect:
+        raise RuntimeError(f"{' '.join(cmd)} exited with {done.returncode}, expected {expect}:\n"
+                           f"{(done.stdout + done.stderr)[-3000:]}")
     return done
 
 
@@ -55,24 +57,33 @@ def compile_network(kind, out):
     return out
 
 
-def simulate(network, simulation, out, result="bsb", ranks=None, nest=False):
-    """Runs run_sim.py; returns every rank's seconds and the whole launch's wall seconds."""
+def simulate(network, simulation, out, result="bsb", ranks=None, nest=False, extra=(), expect=0):
+    """Runs run_sim.py; returns every rank's seconds and the whole launch's wall seconds
+    (None when the run was meant to die)."""
     timing = out + ".timing.json"
     cmd = mpirun(ranks) + [PYTHON, os.path.join(HERE, "run_sim.py"), network, simulation, out,
-                           "--result", result, "--timing", timing]
+                           "--result", result, "--timing", timing, *extra]
     start = time.perf_counter()
-    run(cmd, nest=nest)
+    run(cmd, nest=nest, expect=expect)
     wall = time.perf_counter() - start
+    if expect:
+        return None
     with open(timing) as f:
         ranks_seconds = json.load(f)
     os.remove(timing)
     return {"ranks": ranks_seconds, "wall": wall}
 
 
-def check(network, reference, candidate, ranks, runs=1, nest=False):
-    """check.py's verdict: (passed, last line of its output)."""
+def cli(network, simulation, out, ranks=None, nest=False):
+    """`python -m bsb_results.bsb simulate NETWORK SIM -o OUT`, as a user runs it."""
+    run(mpirun(ranks) + [PYTHON, "-m", "bsb_results.bsb", "simulate", network, simulation, "-o", out], nest=nest)
+
+
+def check(network, reference, candidate, ranks, runs=1, nest=False, hook=False):
+    """check.py's verdict: (passed, last lines of its output)."""
     cmd = [PYTHON, os.path.join(HERE, "check.py"), network, reference, candidate, "--ranks", str(ranks),
-           "--runs", str(runs)]
+           "--runs", str(runs)] + (["--hook"] if hook else [])
     done = subprocess.run(cmd, env=env(nest), capture_output=True, text=True)
-    lines = (done.stdout + done.stderr).strip().splitlines()
-    return done.returncode == 0, "\n".join(lines[-5:])
+    if done.returncode == 0:
+        return True, done.stdout.strip().splitlines()[-1]
+    return False, "\n".join((done.stdout + done.stderr).strip().splitlines()[-8:])
