@@ -7,9 +7,10 @@ read_results, provenance with every rank's host, no `.ranks` directory left):
   under mpirun -n 2;
 - the NEST network (spike recorder, multimeter, Poisson input) as one process (NEST's
   wheel is serial);
-- all three ways of switching ours on: install() (run_sim.py --result install), the
-  after_prepare hook in the configuration (--result hook), and python -m bsb_results.bsb
-  simulate; a second CLI run into the same file under mpirun adds run_index 1;
+- all three ways of switching ours on: install() (run_sim.py --result install, and the
+  README's example examples/bsb/simulate.py), the after_prepare hook in the configuration
+  (--result hook), and python -m bsb_results.bsb simulate; a second CLI run into the same
+  file under mpirun adds run_index 1;
 - streaming: a run whose ranks all die after the flush, before finalize, leaves a file
   with everything flushed.
 
@@ -47,6 +48,9 @@ def neuron(work, ranks):
         runs.cli(network, "nrn", out("cli"), ranks)
         verdict(f"NEURON, {where}, python -m bsb_results.bsb simulate, twice into one file", network, out("bsb"),
                 out("cli"), ranks, runs=2)
+        runs.run(runs.mpirun(ranks) + [runs.PYTHON, os.path.join(runs.ROOT, "examples", "bsb", "simulate.py"), network,
+                                         "nrn", out("example")])
+        verdict(f"NEURON, {where}, examples/bsb/simulate.py", network, out("bsb"), out("example"), ranks)
         runs.simulate(network, "nrn", out("killed"), "install", ranks, extra=["--stream", "--kill-before-finalize"],
                       expect=3)
         verdict(f"NEURON, {where}, streaming, every rank killed before finalize", network, out("bsb"), out("killed"),
