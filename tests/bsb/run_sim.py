@@ -2,7 +2,7 @@
 of an mpirun runs it.
 
 usage: run_sim.py NETWORK.hdf5 SIM OUT.nio [--result bsb|install|hook] [--timing FILE]
-                  [--stream] [--kill-before-finalize]
+                  [--stream] [--kill-before-finalize] [--in-memory]
 
 --result bsb      BSB 8.0.2's own SimulationResult (per-rank parts, rank 0 merges)
 --result install  bsb_results.bsb.install() before the run
@@ -13,6 +13,7 @@ usage: run_sim.py NETWORK.hdf5 SIM OUT.nio [--result bsb|install|hook] [--timing
 --kill-before-finalize
                   ours: every rank exits (status 3) when the run reaches finalize, after
                   its flush: what a run killed there leaves in the file
+--in-memory       run without a filename (results kept in memory), then result.write(OUT)
 """
 import argparse
 import json
@@ -33,6 +34,7 @@ def main():
     parser.add_argument("--timing")
     parser.add_argument("--stream", action="store_true")
     parser.add_argument("--kill-before-finalize", action="store_true")
+    parser.add_argument("--in-memory", action="store_true")
     args = parser.parse_args()
 
     from bsb import from_storage
@@ -57,7 +59,10 @@ def main():
         }
     MPI.COMM_WORLD.Barrier()
     start = time.perf_counter()
-    network.run_simulation(args.simulation, output_filename=args.out)
+    if args.in_memory:
+        network.run_simulation(args.simulation).write(args.out, "ow")
+    else:
+        network.run_simulation(args.simulation, output_filename=args.out)
     seconds = timing.summary()
     seconds["run_simulation"] = time.perf_counter() - start
     seconds["host"] = MPI.Get_processor_name()

@@ -11,6 +11,8 @@ read_results, provenance with every rank's host, no `.ranks` directory left):
   README's example examples/bsb/simulate.py), the after_prepare hook in the configuration
   (--result hook), and python -m bsb_results.bsb simulate; a second CLI run into the same
   file under mpirun adds run_index 1;
+- results kept in memory (no filename) and written by result.write() under mpirun, one
+  collective write (BSB's in-memory write has every rank write the same file);
 - streaming: a run whose ranks all die after the flush, before finalize, leaves a file
   with everything flushed.
 
@@ -51,6 +53,8 @@ def neuron(work, ranks):
         runs.run(runs.mpirun(ranks) + [runs.PYTHON, os.path.join(runs.ROOT, "examples", "bsb", "simulate.py"), network,
                                          "nrn", out("example")])
         verdict(f"NEURON, {where}, examples/bsb/simulate.py", network, out("bsb"), out("example"), ranks)
+        runs.simulate(network, "nrn", out("memory"), "install", ranks, extra=["--in-memory"])
+        verdict(f"NEURON, {where}, results in memory, then write()", network, out("bsb"), out("memory"), ranks)
         runs.simulate(network, "nrn", out("killed"), "install", ranks, extra=["--stream", "--kill-before-finalize"],
                       expect=3)
         verdict(f"NEURON, {where}, streaming, every rank killed before finalize", network, out("bsb"), out("killed"),

@@ -74,14 +74,13 @@ class NativeResult(SimulationResult):
         )
         block.rec_datetime = datetime.now()
         self._block = block
-        self._writer = None
-        if filename is not None:
-            block.annotate(sim_name=simulation.name)
-            self._writer = self._new_writer(block)
+        self._writer = None if filename is None else self._new_writer(block)
 
     def _new_writer(self, block):
-        """The native writer of `block`'s name and annotations (collective)."""
-        return _native.BlockWriter(block.name, dict(block.annotations), comm=self.comm.get_communicator())
+        """The native writer of `block`'s name and annotations, as a run written to a file
+        carries them (`sim_name`; `run_index` comes with the write). Collective."""
+        annotations = {**block.annotations, "sim_name": block.name}
+        return _native.BlockWriter(block.name, annotations, comm=self.comm.get_communicator())
 
     @property
     def block(self):
