@@ -68,6 +68,90 @@ print(json.dumps({"read_seconds": read, "write_seconds": time.perf_counter() - t
     return result
 
 
+# The Python side: simulate's network recorded from Python through bsb_results
+# (tests/python/network.py draws the same activity from the library's generators).
+PY_WRITE = """
+import json, sys, time
+start = time.perf_counter()
+sys.path.insert(0, sys.argv[2])
+import bsb_results, network
+imported = time.perf_counter()
+summary = network.run(sys.argv[1], None, cells=int(sys.argv[3]), voltage_cells=0, checkpoints=1, duration_ms=1000.0,
+                      resolution_ms=0.1, rate_hz=20.0, seed=42)
+done = time.perf_counter()
+print(json.dumps({"import_seconds": imported - start, "run_seconds": done - imported, "write_seconds": summary["write_seconds"],
+                  "objects": summary["objects"]}))
+"""
+
+# Neo writing the same trains from Python: the same cells, spike times and annotations.
+NEO_WRITE_TRAINS = """
+import json, sys, time, uuid, warnings
+warnings.simplefilter("ignore")
+import quantities as pq
+from neo import Block, Segment, SpikeTrain
+from neo.io import NixIO
+from bsb_results import _native
+cells, sim, seg_id = int(sys.argv[2]), str(uuid.uuid4()), str(uuid.uuid4())
+block = Block(name="simulate", config="{}", bsb_simulation_id=sim, bsb_provenance="{}")
+segment = Segment(segment_id=seg_id, checkpoint_index=0, t_start_ms=0.0, t_stop_ms=1000.0, simulator_state="{}")
+for c in range(cells):
+    ps, model = ("golgi_cell", "golgi_iaf") if c % 4 == 3 else ("granule_cell", "granule_iaf")
+    times = _native.synthetic_poisson([42, c, 0], 20.0, 0.1, 0.0, 1000.0)
+    segment.spiketrains.append(SpikeTrain(times * pq.ms, t_start=0.0 * pq.ms, t_stop=1000.0 * pq.ms, name=f"{ps}_{c}",
+        bsb_device_name="spikes", bsb_device_kind="spike_recorder", bsb_recording_kind="cell", bsb_simulation_id=sim,
+        bsb_segment_id=seg_id, bsb_direction="record", bsb_ps_name=ps, bsb_cell_id=c, bsb_cell_model=model))
+block.segments.append(segment)
+start = time.perf_counter()
+io = NixIO(sys.argv[1], mode="ow"); io.write_block(block); io.close()
+print(json.dumps({"write_seconds": time.perf_counter() - start}))
+"""
+
+# Reading every spike train of a file into numpy arrays through bsb_results.
+PY_READ = """
+import json, sys, time
+start = time.perf_counter()
+import bsb_results
+imported = time.perf_counter()
+block = bsb_results.read_nio(sys.argv[1])
+times = [t.times for s in block.segments for t in s.spiketrains]
+print(json.dumps({"import_seconds": imported - start, "read_seconds": time.perf_counter() - imported, "trains": len(times),
+                  "spikes": int(sum(len(t) for t in times))}))
+"""
+
+
+def python_script(code, *args):
+    """Runs a Python script in a fresh process; returns its JSON line plus the whole
+    process's seconds (interpreter start, imports, MPI start included)."""
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["process_seconds"] = time.perf_counter() - start
+    return result
+
+
+def python_rows(rows, raw, work, cells):
+    """Writing and reading from Python: bsb_results against Neo and against simulate.
+    Needs section 1's `spikes` (simulate) and `spikes_neo` (Neo's read of that file)."""
+    label = f"{cells:,} spike trains from Python (mpi4py)"
+    ours = raw["python_write"] = python_script(PY_WRITE, f"{work}/python.nio", os.path.join(ROOT, "tests", "python"), str(cells))
+    neo = raw["python_neo_write"] = python_script(NEO_WRITE_TRAINS, f"{work}/python-neo.nio", str(cells))
+    r = neo["process_seconds"] / ours["process_seconds"]
+    row(rows, label, "whole script: bsb_results vs Neo write_block (s)", ours["process_seconds"], neo["process_seconds"], r,
+        "≥ 50×", r >= 50, f"same trains and annotations; Neo's write_block alone {neo['write_seconds']:.2f} s, "
+        f"our write {ours['write_seconds']:.2f} s; import of bsb_results and mpi4py {ours['import_seconds']:.2f} s")
+    rust = raw["spikes"]
+    r = ours["run_seconds"] / rust["seconds"]
+    row(rows, label, "Python vs Rust simulate, same objects (s)", ours["run_seconds"], rust["seconds"], r, "≤ 1.5×", r <= 1.5,
+        f"create, flush, write in one process, start and imports left out on both sides (whole processes "
+        f"{ours['process_seconds']:.2f} s and {rust['process_seconds']:.2f} s)")
+    read = raw["python_read"] = python_script(PY_READ, f"{work}/spikes.nio")
+    r = raw["spikes_neo"]["read_seconds"] / read["read_seconds"]
+    row(rows, f"{cells:,} spike trains × ~20 spikes, 9 annotations", "read into numpy from Python (s)", read["read_seconds"],
+        raw["spikes_neo"]["read_seconds"], r, "≥ 20× Neo's read", r >= 20,
+        f"bsb_results.read_nio, every train's times as numpy, against Neo's read_block of the same file; "
+        f"whole process {read['process_seconds']:.2f} s")
+
+
 def dd_speed(directory, megabytes):
     """Sequential write speed of the disk under `directory` in bytes/s (dd, fdatasync)."""
     path = os.path.join(directory, "dd.bin")
@@ -168,6 +252,8 @@ def main():
             ok = r >= target if target else seconds < raw["read inspect --json (s)"]
             row(rows, label, measure, seconds, neo["read_seconds"], r, f"≥ {target}× Neo's read" if target else "faster than inspect", ok,
                 "whole process, figure written" if args[0] == "plot" else "whole process, JSON output included")
+
+        python_rows(rows, raw, work, cells)
 
         # 2. analog signals, one object per channel; the disk's speed from dd, interleaved
         # with our writes (three each, medians: this VM's disk varies a lot between runs)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Write benchmarks against Neo, side by side in one run; prints the table and writes
-# benches/results/latest.{md,json,svg}. Takes about 6 minutes (Neo's write of 10,000
-# spike trains alone takes 3); --quick uses 2,000 trains and 200 signals.
+# benches/results/latest.{md,json,svg}. Takes about 9 minutes (each of Neo's two writes
+# of 10,000 spike trains, from our file and from Python, takes about 3); --quick uses
+# 2,000 trains and 200 signals.
 #   scripts/bench.sh [--quick] [--keep]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing (apt packages, the Python venv with Neo),
-# then runs the Rust tests, the collective tests under mpirun -n 1/2/4, and reads every
-# file written with Neo.
+# then runs the Rust tests, the collective tests under mpirun -n 1/2/4, reads every file
+# written with Neo, and tests the Python package (built into .venv by setup.sh).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -83,6 +83,9 @@ for n in 1 2 4; do
   quietly "pytest-mpi$n" timeout 600 "${MPIRUN[@]}" -n "$n" "${pytest[@]}"
   echo "mpirun -n $n: $(grep -aE "passed|failed" "$work/pytest-mpi$n.log" | tail -1)"
 done
+quietly example-python "$py" examples/python/quickstart.py
+quietly example-python-2 timeout 300 "${MPIRUN[@]}" -n 2 "$py" examples/python/quickstart.py
+tail -1 "$work/example-python-2.log"
 
 echo "== BSB 8.0.2: NEURON (1 process, mpirun -n 2) and NEST runs, BSB's result against bsb_results.bsb's"
 quietly bsb "$py" tests/bsb/test_bsb.py "$work/bsb"

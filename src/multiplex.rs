@@ -242,6 +242,34 @@ mod tests {
         assert!(multiplex_targets(&[target(0, None), bad]).is_err());
     }
 
+    const IDS: RunIds<'static> = RunIds { simulation_id: "sim", segment_id: "seg" };
+
+    #[test]
+    fn spike_train_carries_baseline_roster_and_indices() {
+        let dev = Device::new("spikes", "spike_recorder");
+        let t = spike_train(IDS, &dev, &[target(3, None), target(4, None)], vec![1.0, 2.0], vec![1, 0], 5.0).unwrap().build().unwrap();
+        let a = t.annotations();
+        assert_eq!((a.get_str("bsb_device_name"), a.get_str("bsb_recording_kind")), (Some("spikes"), Some("cell")));
+        assert_eq!(a.get("bsb_multiplexed"), Some(&Value::Bool(true)));
+        assert!(a.get_str(ROSTER).unwrap().contains(r#""bsb_cell_id": [3, 4]"#));
+        assert_eq!(t.array_annotations().get(TARGET_INDEX), Some(&Value::IntList(vec![1, 0])));
+        let e = spike_train(IDS, &dev, &[target(3, None)], vec![1.0], vec![1], 5.0).unwrap_err().to_string();
+        assert!(e.contains("target index 1") && e.contains("1 targets"), "{e}");
+        assert!(spike_train(IDS, &dev, &[target(3, None)], vec![1.0], vec![-1], 5.0).is_err());
+    }
+
+    #[test]
+    fn signal_needs_one_channel_per_target() {
+        use crate::model::AnalogSignal;
+        let dev = Device::new("vm", "voltmeter");
+        let two = || AnalogSignal::from_channels(vec![vec![1.0], vec![2.0]], "mV", 0.1);
+        let s = analog_signal(IDS, &dev, &[target(0, None), target(1, None)], two()).unwrap().build().unwrap();
+        assert_eq!(s.array_annotations().get("bsb_cell_id"), Some(&Value::IntList(vec![0, 1])));
+        assert_eq!(s.annotations().get_str("bsb_segment_id"), Some("seg"));
+        let e = analog_signal(IDS, &dev, &[target(0, None)], two()).unwrap_err().to_string();
+        assert!(e.contains("2 channels for 1 targets"), "{e}");
+    }
+
     #[test]
     fn mixed_ints_and_floats_become_floats() {
         let mut a = target(0, None);

@@ -250,8 +250,8 @@ impl PyNioFile {
 
     /// The file's path.
     #[getter]
-    fn path(&self) -> PathBuf {
-        self.path.clone()
+    fn path(&self) -> String {
+        self.path.display().to_string()
     }
 
     /// The runs of the file: dicts of `nix_name`, `name`, `run_index`.

@@ -39,6 +39,7 @@ impl<T> OnThisThread<T> {
 }
 
 /// Where the run is: buffering flushes, streaming them into a file, or gone.
+#[allow(clippy::large_enum_variant)] // one per run, moved only when a stream opens or closes
 enum State {
     Buffered(SimulationResult),
     Streaming(StreamingResult),
@@ -67,10 +68,15 @@ pub(crate) fn mode(mode: &str) -> PyResult<FileMode> {
     mode.parse().or_raise()
 }
 
-/// A write's summary as a dict, like `simulate`'s JSON.
+/// A write's summary as a dict, with `simulate`'s JSON keys (`write_seconds`, `ranks`).
 pub(crate) fn summary<'py>(py: Python<'py>, s: &WriteSummary, ranks: i32) -> PyResult<Bound<'py, PyAny>> {
     let mut json = serde_json::to_value(s).unwrap_or_default();
-    json["ranks"] = ranks.into();
+    if let Some(map) = json.as_object_mut() {
+        if let Some(seconds) = map.remove("seconds") {
+            map.insert("write_seconds".into(), seconds);
+        }
+        map.insert("ranks".into(), ranks.into());
+    }
     json_out(py, &json)
 }
 
@@ -100,6 +106,17 @@ fn streamed<'py>(py: Python<'py>, s: &Streamed, ranks: i32) -> PyResult<Bound<'p
     Ok(d)
 }
 
+thread_local! {
+    /// A `KeyboardInterrupt` or `SystemExit` a recorder raised: the flush goes on on every
+    /// rank, and then raises it.
+    static INTERRUPTED: std::cell::RefCell<Option<PyErr>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The interruption a recorder raised during the last flush, if any.
+fn take_interruption() -> Option<PyErr> {
+    INTERRUPTED.with(|i| i.borrow_mut().take())
+}
+
 /// Runs the Python `flush(ctx)` of a recorder: what it appended is kept even when it raises.
 fn run_python_recorder(flush: &Py<PyAny>, ctx: &mut FlushContext<'_>) -> Result<(), RecorderError> {
     Python::attach(|py| {
@@ -108,7 +125,13 @@ fn run_python_recorder(flush: &Py<PyAny>, ctx: &mut FlushContext<'_>) -> Result<
         py_ctx.borrow_mut(py).drain_into(ctx);
         outcome.map(drop).map_err(|e| {
             let name = e.get_type(py).name().map_or_else(|_| "Exception".to_owned(), |n| n.to_string());
-            format!("{name}: {}", e.value(py)).into()
+            let message = format!("{name}: {}", e.value(py));
+            if e.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) || e.is_instance_of::<pyo3::exceptions::PySystemExit>(py) {
+                INTERRUPTED.with(|i| {
+                    i.borrow_mut().get_or_insert(e);
+                });
+            }
+            message.into()
         })
     })
 }
@@ -149,8 +172,17 @@ impl PySimulationResult {
         }
     }
 
-    /// Flushes until `t_stop_ms` (or the run's end), writing it when streaming.
+    /// Flushes until `t_stop_ms` (or the run's end), writing it when streaming; then
+    /// raises a `KeyboardInterrupt` or `SystemExit` that a recorder raised.
     fn flush_state<'py>(&mut self, py: Python<'py>, t_stop_ms: Option<f64>, state: &serde_json::Value) -> PyResult<Bound<'py, PyDict>> {
+        let done = self.flush_collective(py, t_stop_ms, state);
+        match take_interruption() {
+            Some(interruption) => Err(interruption),
+            None => done,
+        }
+    }
+
+    fn flush_collective<'py>(&mut self, py: Python<'py>, t_stop_ms: Option<f64>, state: &serde_json::Value) -> PyResult<Bound<'py, PyDict>> {
         let ranks = self.result()?.size();
         match &mut self.state {
             State::Streaming(stream) => {

@@ -44,7 +44,7 @@ impl AnalogSignal {
     /// Starts a signal from its samples laid out channel after channel (`n_channels`
     /// channels of equal length), taking the buffer without copying it.
     pub fn from_channel_major(data: Vec<f64>, n_channels: usize, units: impl Into<String>, sampling_period: f64) -> AnalogSignalBuilder {
-        let n_samples = if n_channels == 0 { 0 } else { data.len() / n_channels };
+        let n_samples = data.len().checked_div(n_channels).unwrap_or(0);
         let ragged = (n_channels != 0 && data.len() % n_channels != 0)
             .then(|| format!("{} samples do not split into {n_channels} channels of equal length", data.len()));
         Self::start(data, n_samples, n_channels, units.into(), sampling_period, ragged)

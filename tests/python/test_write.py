@@ -62,6 +62,7 @@ def test_neo_reads_every_contract_annotation_with_its_type(comm, shared_dir):
     result.mark_finished()
     summary = result.write(path, mode="ow")
     assert summary["objects"] == 3 * comm.size and summary["ranks"] == comm.size and summary["segments"] == 1
+    assert summary["path"] == path and summary["write_seconds"] > 0 and len(summary["data_bytes_by_rank"]) == comm.size
 
     def check():
         (block,) = neo_read(path)
@@ -236,3 +237,53 @@ def test_numpy_inputs_of_any_layout_and_numeric_dtype(comm, shared_dir):
         for name, want in (("c_order", samples), ("f_order", samples), ("strided2d", samples[::2, ::2])):
             assert signals[name].samples.shape == want.shape and signals[name].samples.tolist() == want.tolist()
     on_root(check)
+
+
+def test_an_interrupt_in_a_recorder_ends_the_flush_on_every_rank_first(comm):
+    """Ctrl-C inside a recorder: the flush completes on every rank (no rank is left in a
+    collective call), then the interrupt is raised."""
+    result = br.SimulationResult("interrupt", {}, comm, duration_ms=10.0)
+
+    def interrupted(ctx):
+        ctx.spike_train("p", ctx.rank, "m", [ctx.t_stop_ms])
+        if ctx.checkpoint_index == 0:
+            raise KeyboardInterrupt
+
+    result.create_recorder(interrupted, device="d", kind="k")
+    result.create_recorder(lambda ctx: ctx.spike_train("q", ctx.rank, "m", [ctx.t_stop_ms]), device="e", kind="k")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(KeyboardInterrupt):
+            result.flush()
+    assert result.flush_until(20.0)["spiketrains"] == 2  # the run goes on in step
+
+
+def test_the_gil_is_released_while_the_file_is_written(comm, shared_dir):
+    """Another Python thread runs while write() is in the library: it wakes every
+    millisecond and notes the time; with the GIL held, no wake could fall inside the write."""
+    import threading
+    import time
+
+    result = br.SimulationResult("gil", {}, comm, duration_ms=1000.0)
+    result.create_recorder(lambda ctx: [ctx.spike_train("p", 10000 * ctx.rank + c, "m", np.arange(1.0, 20.0)) for c in range(5000)],
+                           device="d", kind="k")
+    result.flush()
+    wakes, running = [], threading.Event()
+    running.set()
+
+    def wake():
+        while running.is_set():
+            time.sleep(0.001)
+            wakes.append(time.perf_counter())
+
+    thread = threading.Thread(target=wake)
+    thread.start()
+    start = time.perf_counter()
+    summary = result.write(os.path.join(shared_dir, "gil.nio"))
+    end = time.perf_counter()
+    running.clear()
+    thread.join()
+    assert summary["objects"] == 5000 * comm.size
+    assert end - start > 0.05, "the write was too short to tell"
+    inside = [t for t in wakes if start + 0.02 < t < end - 0.02]
+    assert len(inside) >= 5, f"the other thread woke {len(inside)} times during a {end - start:.2f} s write"
