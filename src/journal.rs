@@ -1,28 +1,38 @@
-//! Crash-safe changes to an existing results file: a rollback journal beside it.
+//! Crash-safe changes to a results file: a new file is written beside its final name and
+//! renamed into place ([`NewFile`]); an existing file is changed through a rollback
+//! journal beside it ([`Journal`]).
 //!
 //! HDF5 has no journal: a writer killed while it changes a file can leave the whole file
-//! unreadable. A [`Transaction`] avoids that in the way of SQLite's rollback journal:
+//! unreadable. The writer ([`crate::target`], which owns the file's state) avoids that in
+//! the way of SQLite's rollback journal:
 //!
-//! 1. `begin` writes the journal header (the file's committed size) and syncs it.
+//! 1. [`Journal::begin`] writes the journal header (the file's committed size) and syncs it.
 //! 2. Rank 0 lays out through the overlay driver ([`crate::h5`]): writes below the
 //!    committed size stay in memory; new objects and the ranks' data go past it. The
 //!    bytes on disk below the committed size are untouched, so the file stays a complete
 //!    earlier version that Neo reads as it is.
-//! 3. `commit` syncs the new bytes, appends the old contents of every page about to change
-//!    to the journal, seals and syncs it, writes the new pages, syncs, and deletes the
-//!    journal. Deleting the journal is the commit point.
+//! 3. The commit syncs the new bytes, appends the old contents of every page about to
+//!    change to the journal ([`Journal::seal`]), syncs it, writes the new pages, syncs,
+//!    and deletes the journal ([`Journal::finish`]). Deleting the journal is the commit
+//!    point.
 //!
-//! [`recover`] (run by every open of this crate, and by `bsb-results recover`) rolls an
-//! unfinished transaction back: it restores the journaled pages if the journal was sealed
-//! and truncates the file to its committed size.
+//! A journal (or a new file) left by a killed writer is rolled back (removed) by
+//! [`recover`] (`bsb-results recover`) or by the next writer, never by a reader: readers open the committed state through
+//! [`committed_view`] (the journal's old pages in place of the disk's), with read
+//! permission only and without waiting for a writer.
 
-use std::fs::{File, OpenOptions};
+use std::collections::BTreeMap;
+use std::fs::{File, Metadata, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use uuid::Uuid;
 
 use crate::error::{Error, Result};
-use crate::h5::{Owned, Pending, Session, overlay_fapl};
+use crate::h5::{Pending, Session};
+use crate::lock::{self, Got, Kind};
 
 const MAGIC: &[u8; 8] = b"BSBJRNL1";
 const SEAL: &[u8; 4] = b"SEAL";
@@ -36,43 +46,63 @@ pub fn journal_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// Rolls back an unfinished transaction on `path`: returns `true` if there was one.
+/// The refusal when a live writer holds the journal of `path`.
+fn in_use(path: &Path) -> Error {
+    Error::Usage(format!("'{}' is being written by another process (it holds '{}'); nothing was changed", path.display(), journal_path(path).display()))
+}
+
+/// Rolls back what a killed writer left of a change to `path`: returns `true` if there
+/// was anything.
 ///
 /// A sealed journal's pages are written back and the file is cut to its committed size;
 /// a journal that was never sealed means the file's committed bytes were never touched,
 /// so only the tail past the committed size is cut. A journal that belongs to another
-/// file (another inode) is removed.
+/// file (another inode) is removed. New files of killed writers beside `path`
+/// (`.NAME.*.partial`, which no live writer holds) are removed.
 ///
 /// # Errors
 /// [`Error::Usage`] when another process is writing the file (it holds the journal);
 /// [`Error::Io`] when the file cannot be restored, for example without write permission.
 pub fn recover(path: &Path) -> Result<bool> {
+    let partials = NewFile::remove_stale(path)?;
+    Ok(roll_back_journal(path)? || partials > 0)
+}
+
+/// Rolls back the journal of `path`, if there is one.
+fn roll_back_journal(path: &Path) -> Result<bool> {
     let jpath = journal_path(path);
     let mut journal = match OpenOptions::new().read(true).write(true).open(&jpath) {
         Ok(j) => j,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(Error::io("open journal", &jpath, e)),
     };
-    if journal.try_lock().is_err() {
-        return Err(Error::Usage(format!("'{}' is being written by another process (it holds '{}')", path.display(), jpath.display())));
+    if lock::try_lock(&journal, Kind::Exclusive, &jpath)? == Got::Busy {
+        return Err(in_use(path));
     }
-    let mut bytes = Vec::new();
-    journal.read_to_end(&mut bytes).map_err(|e| Error::io("read journal", &jpath, e))?;
-    if let Some(header) = Header::parse(&bytes) {
-        match OpenOptions::new().write(true).open(path) {
-            Ok(file) => {
-                let meta = file.metadata().map_err(|e| Error::io("stat", path, e))?;
-                if (meta.dev(), meta.ino()) == (header.dev, header.ino) {
-                    restore(&file, path, &header, &bytes[HEADER..])?;
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io("open for recovery", path, e)),
-        }
-    }
+    roll_back(&mut journal, path)?;
     std::fs::remove_file(&jpath).map_err(|e| Error::io("remove journal", &jpath, e))?;
     sync_dir(path);
     Ok(true)
+}
+
+/// Restores `path` from its (locked) journal: the old pages of a sealed journal, and the
+/// committed size.
+fn roll_back(journal: &mut File, path: &Path) -> Result<()> {
+    let jpath = journal_path(path);
+    let mut bytes = Vec::new();
+    journal.read_to_end(&mut bytes).map_err(|e| Error::io("read journal", &jpath, e))?;
+    let Some(header) = Header::parse(&bytes) else { return Ok(()) };
+    match OpenOptions::new().write(true).open(path) {
+        Ok(file) => {
+            let meta = file.metadata().map_err(|e| Error::io("stat", path, e))?;
+            if (meta.dev(), meta.ino()) == (header.dev, header.ino) {
+                restore(&file, path, &header, &bytes[HEADER..])?;
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("open for recovery", path, e)),
+    }
 }
 
 /// Writes back the old pages of a sealed journal and truncates to the committed size.
@@ -84,6 +114,32 @@ fn restore(file: &File, path: &Path, header: &Header, records: &[u8]) -> Result<
     }
     file.set_len(header.committed).map_err(|e| Error::io("truncate", path, e))?;
     file.sync_all().map_err(|e| Error::io("sync", path, e))
+}
+
+/// How a reader sees `path` while a journal is beside it (a writer at work, or one that
+/// was killed): the committed state, as a driver session that reads the journal's old
+/// pages instead of the disk's. `None` when there is no journal of this file. Reads the
+/// journal only (no lock, no write), so it needs only read permission and never waits.
+///
+/// A commit that starts after this call may change pages under a reader that keeps the
+/// file open; what the reader opened was committed.
+///
+/// # Errors
+/// [`Error::Io`] when the journal exists but cannot be read.
+pub(crate) fn committed_view(path: &Path) -> Result<Option<Arc<Session>>> {
+    let jpath = journal_path(path);
+    let bytes = match std::fs::read(&jpath) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("read journal", &jpath, e)),
+    };
+    let Some(header) = Header::parse(&bytes) else { return Ok(None) };
+    let meta = std::fs::metadata(path).map_err(|e| Error::io("stat", path, e))?;
+    if (meta.dev(), meta.ino()) != (header.dev, header.ino) {
+        return Ok(None);
+    }
+    let pages: BTreeMap<u64, Vec<u8>> = sealed_pages(&bytes[HEADER..]).unwrap_or_default().into_iter().map(|(at, old)| (at, old.to_vec())).collect();
+    Ok(Some(Session::view(header.committed, pages)))
 }
 
 struct Header {
@@ -130,113 +186,148 @@ fn sealed_pages(records: &[u8]) -> Option<Vec<(u64, &[u8])>> {
     (pages.len() as u64 == count).then_some(pages)
 }
 
+/// Syncs the directory of `path`, so that a created, renamed or removed name is durable.
 fn sync_dir(path: &Path) {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    if let Ok(d) = File::open(dir) {
+    if let Ok(d) = File::open(parent_dir(path)) {
         let _ = d.sync_all();
     }
 }
 
-/// One crash-safe change to a file (see the module docs). Dropped without `commit`, it
-/// rolls back.
-pub(crate) struct Transaction {
-    path: PathBuf,
-    /// Pinned: the overlay driver holds a pointer to it while a file is open.
-    session: Box<Session>,
-    /// Held (locked) while the transaction lives; `None` for a file made by this write.
-    journal: Option<File>,
-    /// A shared lock on the file: readers are welcome, other writers are refused.
-    _lock: Option<File>,
-    done: bool,
+/// The directory of `path` (`.` for a bare name).
+pub(crate) fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
 }
 
-impl Transaction {
-    /// Starts a change to the existing file `path`, rolling back an unfinished earlier one.
+/// A new file beside its final name, created and locked (exclusively) by its writer;
+/// removed when dropped unless persisted. A killed writer's is removed by [`recover`].
+pub(crate) struct NewFile {
+    path: PathBuf,
+    lock: File,
+    persisted: bool,
+}
+
+impl NewFile {
+    /// Creates a hidden file beside `target`: `.run.nio.1a2b3c4d.partial`.
     ///
     /// # Errors
-    /// [`Error::Usage`] when another program has the file open for writing, or another
-    /// process of this crate is writing it; [`Error::Io`] for file-system failures.
-    pub(crate) fn begin(path: &Path) -> Result<Transaction> {
-        recover(path)?;
-        let jpath = journal_path(path);
-        let lock = OpenOptions::new().read(true).open(path).map_err(|e| Error::io("open", path, e))?;
-        if lock.try_lock_shared().is_err() {
-            return Err(Error::Usage(format!("'{}' is open for writing in another program; nothing was changed", path.display())));
+    /// [`Error::Io`] naming the file.
+    pub(crate) fn beside(target: &Path) -> Result<NewFile> {
+        let tag = &Uuid::new_v4().simple().to_string()[..8];
+        let path = parent_dir(target).join(format!("{}{tag}.partial", Self::prefix(target)));
+        let file = OpenOptions::new().write(true).create_new(true).open(&path).map_err(|e| Error::io("create", &path, e))?;
+        let new = NewFile { path, lock: file, persisted: false };
+        if lock::try_lock(&new.lock, Kind::Exclusive, &new.path)? == Got::Busy {
+            return Err(in_use(target));
         }
-        let meta = lock.metadata().map_err(|e| Error::io("stat", path, e))?;
-        let mut journal = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&jpath)
-            .map_err(|e| Error::io("create journal", &jpath, e))?;
-        if journal.try_lock().is_err() {
-            return Err(Error::Usage(format!("'{}' is being written by another process", path.display())));
-        }
-        let header = Header { committed: meta.len(), dev: meta.dev(), ino: meta.ino() };
-        journal.write_all(&header.encode()).and_then(|()| journal.sync_all()).map_err(|e| Error::io("write journal", &jpath, e))?;
-        sync_dir(path);
-        let session = Box::new(Session { committed_end: meta.len(), ..Session::default() });
-        Ok(Transaction { path: path.to_owned(), session, journal: Some(journal), _lock: Some(lock), done: false })
+        Ok(new)
     }
 
-    /// Starts writing a new file at `path` (nothing to protect, so no journal).
-    pub(crate) fn fresh(path: &Path) -> Transaction {
-        Transaction { path: path.to_owned(), session: Box::default(), journal: None, _lock: None, done: false }
+    /// `.run.nio.`: how the new files of `target` begin.
+    fn prefix(target: &Path) -> String {
+        format!(".{}.", target.file_name().map_or_else(|| "results.nio".into(), |n| n.to_string_lossy().into_owned()))
     }
 
-    /// The file this transaction changes.
+    /// The file.
     pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Bytes below this offset change only at commit.
-    pub(crate) fn committed_end(&self) -> u64 {
-        self.session.committed_end
+    /// Renames the (synced) file to `target` and syncs the directory; the writer's lock
+    /// goes with this value.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming `target`; the new file is then removed.
+    pub(crate) fn persist(mut self, target: &Path) -> Result<()> {
+        std::fs::rename(&self.path, target).map_err(|e| Error::io("rename into place", target, e))?;
+        self.persisted = true;
+        sync_dir(target);
+        Ok(())
     }
 
-    /// A file-access list (based on `base`) that opens the file through the overlay driver.
-    pub(crate) fn fapl(&self, base: hdf5_sys::h5i::hid_t) -> Result<Owned> {
-        overlay_fapl(&self.session, base)
-    }
-
-    /// The I/O error a driver callback met, if any (HDF5 reports only that a call failed).
-    pub(crate) fn io_error(&self, op: &'static str) -> Option<Error> {
-        self.session.error.borrow_mut().take().map(|e| Error::io(op, &self.path, e))
-    }
-
-    /// Commits: syncs the new bytes, journals and applies the deferred pages, deletes the
-    /// journal. Returns the file's size. `halfway` runs when half of the pages are applied,
-    /// or after the sync of a new file (fault-injection tests hook in there); an error
-    /// there, or any other, rolls back.
-    pub(crate) fn commit(mut self, halfway: &dyn Fn() -> Result<()>) -> Result<u64> {
-        let pending = self.session.pending.borrow_mut().take().unwrap_or_default();
-        let path = self.path.clone();
-        let file = OpenOptions::new().write(true).open(&path).map_err(|e| Error::io("open", &path, e))?;
-        file.sync_all().map_err(|e| Error::io("sync", &path, e))?;
-        if self.journal.is_none() {
-            halfway()?;
-        }
-        if let Some(journal) = &mut self.journal {
-            seal(journal, &pending).map_err(|e| Error::io("write journal", journal_path(&path), e))?;
-            for (i, (offset, page)) in pending.pages.iter().enumerate() {
-                if i == pending.pages.len() / 2 {
-                    halfway()?;
-                }
-                file.write_all_at(&page.new, *offset).map_err(|e| Error::io("write", &path, e))?;
+    /// Removes the new files of `target` that no live writer holds; returns how many.
+    fn remove_stale(target: &Path) -> Result<usize> {
+        let dir = parent_dir(target);
+        let prefix = Self::prefix(target);
+        let Ok(entries) = std::fs::read_dir(dir) else { return Ok(0) };
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.starts_with(&prefix) || !name.ends_with(".partial") {
+                continue;
             }
-            if pending.len != file.metadata().map_err(|e| Error::io("stat", &path, e))?.len() {
-                file.set_len(pending.len).map_err(|e| Error::io("truncate", &path, e))?;
+            let path = entry.path();
+            let Ok(file) = File::open(&path) else { continue };
+            if lock::try_lock(&file, Kind::Exclusive, &path)? == Got::Held {
+                std::fs::remove_file(&path).map_err(|e| Error::io("remove unfinished new file", &path, e))?;
+                removed += 1;
             }
-            file.sync_all().map_err(|e| Error::io("sync", &path, e))?;
-            std::fs::remove_file(journal_path(&path)).map_err(|e| Error::io("remove journal", journal_path(&path), e))?;
-            sync_dir(&path);
         }
-        self.done = true;
-        file.metadata().map(|m| m.len()).map_err(|e| Error::io("stat", &path, e))
+        Ok(removed)
+    }
+}
+
+impl Drop for NewFile {
+    fn drop(&mut self) {
+        if !self.persisted {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// The journal of one change to an existing file, held (locked) while the change lasts.
+/// Dropped before [`Journal::finish`], it rolls the file back.
+pub(crate) struct Journal {
+    file: File,
+    /// The file it protects.
+    path: PathBuf,
+    finished: bool,
+}
+
+impl Journal {
+    /// Starts the journal of `path`, whose state is `meta`, before anything changes.
+    ///
+    /// # Errors
+    /// [`Error::Usage`] when another process holds a journal of the file; [`Error::Io`]
+    /// when the journal cannot be written.
+    pub(crate) fn begin(path: &Path, meta: &Metadata) -> Result<Journal> {
+        let jpath = journal_path(path);
+        let file = match OpenOptions::new().read(true).write(true).create_new(true).open(&jpath) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(in_use(path)),
+            Err(e) => return Err(Error::io("create journal", &jpath, e)),
+        };
+        if lock::try_lock(&file, Kind::Exclusive, &jpath)? == Got::Busy {
+            return Err(in_use(path));
+        }
+        let header = Header { committed: meta.len(), dev: meta.dev(), ino: meta.ino() };
+        let mut journal = Journal { file, path: path.to_owned(), finished: false };
+        let written = journal.file.write_all(&header.encode()).and_then(|()| journal.file.sync_all());
+        written.map_err(|e| Error::io("write journal", &jpath, e))?;
+        sync_dir(path);
+        Ok(journal)
+    }
+
+    /// Appends the old contents of the pages about to change, seals and syncs the journal.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the journal.
+    pub(crate) fn seal(&mut self, pending: &Pending) -> Result<()> {
+        seal(&mut self.file, pending).map_err(|e| Error::io("write journal", journal_path(&self.path), e))
+    }
+
+    /// Deletes the journal: the commit point.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the journal (the change is then rolled back).
+    pub(crate) fn finish(mut self) -> Result<()> {
+        let jpath = journal_path(&self.path);
+        std::fs::remove_file(&jpath).map_err(|e| Error::io("remove journal", &jpath, e))?;
+        self.finished = true;
+        sync_dir(&self.path);
+        Ok(())
     }
 }
 
@@ -256,15 +347,21 @@ fn seal(journal: &mut File, pending: &Pending) -> std::io::Result<()> {
     journal.sync_all()
 }
 
-impl Drop for Transaction {
-    /// An uncommitted change is rolled back as [`recover`] would: journaled pages are
-    /// restored if the journal was sealed, and the file is cut to its committed size.
+impl Drop for Journal {
+    /// An unfinished change is rolled back as [`recover`] would, with the journal this
+    /// writer holds locked.
     fn drop(&mut self) {
-        if self.done || self.journal.take().is_none() {
+        if self.finished {
             return;
         }
-        if let Err(e) = recover(&self.path) {
-            eprintln!("warning: could not roll back the unfinished change to '{}': {e}", self.path.display());
+        let jpath = journal_path(&self.path);
+        let rolled = std::io::Seek::rewind(&mut self.file)
+            .map_err(|e| Error::io("read journal", &jpath, e))
+            .and_then(|()| roll_back(&mut self.file, &self.path))
+            .and_then(|()| std::fs::remove_file(&jpath).map_err(|e| Error::io("remove journal", &jpath, e)));
+        match rolled {
+            Ok(()) => sync_dir(&self.path),
+            Err(e) => eprintln!("warning: could not roll back the unfinished change to '{}' ({e}); `bsb-results recover` will", self.path.display()),
         }
     }
 }
@@ -279,43 +376,14 @@ mod tests {
         Pending { pages, len }
     }
 
-    #[test]
-    fn commit_applies_pages_and_removes_the_journal() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("f.nio");
-        std::fs::write(&path, b"aaaabbbb").unwrap();
-        let t = Transaction::begin(&path).unwrap();
-        assert!(journal_path(&path).exists());
-        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"cccc").unwrap();
-        *t.session.pending.borrow_mut() = Some(pending(&[(0, b"aaaa", b"AAAA")], 12));
-        assert_eq!(t.commit(&|| Ok(())).unwrap(), 12);
-        assert_eq!(std::fs::read(&path).unwrap(), b"AAAAbbbbcccc");
-        assert!(!journal_path(&path).exists());
-    }
-
-    #[test]
-    fn a_commit_failing_halfway_is_rolled_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("f.nio");
-        std::fs::write(&path, b"aaaabbbb").unwrap();
-        let t = Transaction::begin(&path).unwrap();
-        *t.session.pending.borrow_mut() = Some(pending(&[(0, b"aaaa", b"AAAA"), (4, b"bbbb", b"BBBB")], 8));
-        let failed = t.commit(&|| Err(Error::Usage("boom".into())));
-        assert!(failed.is_err());
-        assert_eq!(std::fs::read(&path).unwrap(), b"aaaabbbb", "the page applied before the failure is restored");
-        assert!(!journal_path(&path).exists());
-    }
-
-    #[test]
-    fn dropping_an_uncommitted_transaction_rolls_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("f.nio");
-        std::fs::write(&path, b"aaaa").unwrap();
-        let t = Transaction::begin(&path).unwrap();
-        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"garbage").unwrap();
-        drop(t);
-        assert_eq!(std::fs::read(&path).unwrap(), b"aaaa");
-        assert!(!journal_path(&path).exists());
+    /// A journal of `path` as a killed writer leaves it: sealed with `pages`, or not.
+    fn killed_writer(path: &Path, committed: u64, pages: Option<&[(u64, &[u8], &[u8])]>) {
+        let meta = std::fs::metadata(path).unwrap();
+        let mut journal = File::create(journal_path(path)).unwrap();
+        journal.write_all(&Header { committed, dev: meta.dev(), ino: meta.ino() }.encode()).unwrap();
+        if let Some(pages) = pages {
+            seal(&mut journal, &pending(pages, committed)).unwrap();
+        }
     }
 
     #[test]
@@ -323,11 +391,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.nio");
         std::fs::write(&path, b"aaaabbbb").unwrap();
-        let meta = std::fs::metadata(&path).unwrap();
-        let mut journal = File::create(journal_path(&path)).unwrap();
-        journal.write_all(&Header { committed: 8, dev: meta.dev(), ino: meta.ino() }.encode()).unwrap();
-        seal(&mut journal, &pending(&[(4, b"bbbb", b"")], 8)).unwrap();
-        drop(journal);
+        killed_writer(&path, 8, Some(&[(4, b"bbbb", b"")]));
         std::fs::write(&path, b"aaaaXXXXtail").unwrap();
         assert!(recover(&path).unwrap());
         assert_eq!(std::fs::read(&path).unwrap(), b"aaaabbbb");
@@ -354,29 +418,37 @@ mod tests {
         let path = dir.path().join("f.nio");
         std::fs::write(&path, b"aaaatail").unwrap();
         std::fs::write(journal_path(&path), Header { committed: 4, dev: 1, ino: 2 }.encode()).unwrap();
+        assert!(committed_view(&path).unwrap().is_none(), "a stranger's journal is no view");
         assert!(recover(&path).unwrap());
         assert_eq!(std::fs::read(&path).unwrap(), b"aaaatail", "a stranger's journal changes nothing");
     }
 
     #[test]
-    fn a_second_writer_is_refused() {
+    fn a_held_journal_is_not_recovered_but_can_be_viewed() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.nio");
-        std::fs::write(&path, b"aaaa").unwrap();
-        let _t = Transaction::begin(&path).unwrap();
-        let err = Transaction::begin(&path).err().unwrap();
-        assert!(err.to_string().contains("another process"), "{err}");
+        std::fs::write(&path, b"aaaabbbb").unwrap();
+        let mut journal = Journal::begin(&path, &std::fs::metadata(&path).unwrap()).unwrap();
+        journal.seal(&pending(&[(4, b"bbbb", b"BBBB")], 8)).unwrap();
+        std::fs::write(&path, b"aaaaBBBBtail").unwrap();
+        let err = recover(&path).unwrap_err();
+        assert!(err.to_string().contains("being written by another process"), "{err}");
+        let view = committed_view(&path).unwrap().expect("a view of the committed state");
+        assert_eq!(view.committed_end(), 8);
+        drop(journal);
+        assert_eq!(std::fs::read(&path).unwrap(), b"aaaabbbb", "the writer's drop rolled back");
     }
 
     #[test]
-    fn a_writer_of_another_program_is_refused() {
+    fn viewing_needs_only_read_permission_and_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.nio");
-        std::fs::write(&path, b"aaaa").unwrap();
-        let other = OpenOptions::new().write(true).open(&path).unwrap();
-        other.lock().unwrap();
-        let err = Transaction::begin(&path).err().unwrap();
-        assert!(err.to_string().contains("open for writing in another program"), "{err}");
-        assert!(!journal_path(&path).exists(), "nothing was changed");
+        std::fs::write(&path, b"aaaabbbb").unwrap();
+        killed_writer(&path, 8, Some(&[(0, b"aaaa", b"")]));
+        std::fs::write(&path, b"AAAAbbbbtail").unwrap();
+        let before = std::fs::read(journal_path(&path)).unwrap();
+        assert!(committed_view(&path).unwrap().is_some());
+        assert_eq!(std::fs::read(&path).unwrap(), b"AAAAbbbbtail");
+        assert_eq!(std::fs::read(journal_path(&path)).unwrap(), before);
     }
 }

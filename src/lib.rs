@@ -55,6 +55,7 @@ mod h5;
 #[doc(hidden)]
 pub mod internals;
 pub mod journal;
+mod lock;
 pub mod model;
 pub mod multiplex;
 pub mod nix;
@@ -81,6 +82,8 @@ pub use recording::{Filter, Recording, RecordingData, iter_recordings, iter_reco
 pub use recorder::{FlushContext, Meta, Recorder, RecorderError};
 pub use result::{FlushReport, RecorderFailure, SimulationResult};
 pub use stream::{StreamOptions, Streamed, StreamingResult};
+pub use parallel::hints::MpioReport;
+pub use parallel::mpio::Io;
 pub use writer::{Fault, FaultPoint, FileMode, Progress, WriteOptions, WriteSummary};
 
 /// The README's Rust examples compile as doctests.

@@ -27,7 +27,7 @@ pub(crate) fn peak_memory() -> u64 {
 }
 
 /// The memory the system can still give, in bytes (`MemAvailable` of `/proc/meminfo`).
-pub(crate) fn available_memory() -> Option<u64> {
+pub fn available_memory() -> Option<u64> {
     let info = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::Result;
 use crate::model::Value;
+use crate::parallel::mpio::Io;
 use crate::result::{FlushReport, SimulationResult};
 use crate::target;
 use crate::nix::layout::BlockMeta;
@@ -23,6 +24,8 @@ pub struct StreamOptions {
     pub share_properties: bool,
     /// As [`WriteOptions::mpio_hints`].
     pub mpio_hints: Vec<(String, String)>,
+    /// As [`WriteOptions::io`].
+    pub io: Io,
     /// A fault to inject in the write it names (fault-injection tests only).
     #[doc(hidden)]
     pub fault: Option<Fault>,
@@ -30,7 +33,7 @@ pub struct StreamOptions {
 
 impl Default for StreamOptions {
     fn default() -> Self {
-        StreamOptions { share_properties: true, mpio_hints: Vec::new(), fault: None }
+        StreamOptions { share_properties: true, mpio_hints: Vec::new(), io: Io::Collective, fault: None }
     }
 }
 
@@ -137,7 +140,7 @@ impl StreamingResult {
     fn write(&mut self, provenance: Option<&Value>) -> Result<WriteSummary> {
         let segments = self.result.take_segments();
         let fault = self.options.fault.filter(|f| f.write == self.writes);
-        let options = WriteOptions { progress: None, share_properties: self.options.share_properties, mpio_hints: &self.options.mpio_hints, fault };
+        let options = WriteOptions { progress: None, share_properties: self.options.share_properties, mpio_hints: &self.options.mpio_hints, io: self.options.io, fault };
         let annotations = self.result.block_annotations();
         let created_at = self.result.run_created_at();
         let name = self.result.name().to_owned();

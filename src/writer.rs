@@ -5,14 +5,15 @@
 //!    serial interface (HDF5 1.10's MPI-IO driver cannot write the variable-length strings
 //!    NIX metadata is made of), allocating every dataset contiguously and noting where
 //!    its values go in the file.
-//! 3. All ranks write their own samples and spike times at those offsets, concurrently,
-//!    through MPI-IO. (A job of one rank writes them in step 2 instead.)
+//! 3. All ranks write their own samples and spike times at those offsets, through
+//!    MPI-IO: one collective call per rank (or one independent call per dataset). A job
+//!    of one rank takes the same path.
 //! 4. Rank 0 commits: a new file is renamed into place (`ow` never exposes a half-written
 //!    file), a change to an existing file is applied through its rollback journal.
 //!
 //! Every step ends in an agreement, so an error on any rank is every rank's error.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
@@ -23,11 +24,14 @@ use uuid::Uuid;
 use crate::error::{Error, Result};
 use crate::h5::{self, File, Kit, Mode};
 use crate::model::{Segment, Value};
-use crate::nix::layout::{self, BlockMeta, Fill, SegmentJob};
+use crate::nix::layout::{self, BlockMeta, SegmentJob};
 use crate::nix::{names, runs};
 use crate::parallel::comm::{Comm, Step};
-use crate::parallel::describe::{Description, Payload, payload_data};
-use crate::parallel::{mpio, plan};
+use crate::parallel::comm::scatter_check;
+use crate::parallel::describe::{Description, Payload, Shape, payload_data};
+use crate::parallel::hints::{self, MpioReport};
+use crate::parallel::mpio::{self, Io};
+use crate::parallel::plan;
 use crate::target::Target;
 
 /// How `write` treats an existing file (CONTRACT.md's file modes).
@@ -63,9 +67,16 @@ pub struct WriteOptions<'a> {
     /// every object that carries it. Neo reads the file the same; it is smaller and much
     /// faster to write. Turn off for a file with a copy per object, as Neo writes it.
     pub share_properties: bool,
-    /// MPI-IO hints for the ranks' data phase (`striping_factor`, `striping_unit`,
-    /// `romio_cb_write`, ...), as `(key, value)`; passed to `MPI_File_open`.
+    /// MPI-IO hints for the ranks' data phase, as `(key, value)`, passed to
+    /// `MPI_File_open`. Each must be a key the MPI-IO layer in use reads (ROMIO:
+    /// `cb_buffer_size`, `cb_nodes`, `romio_cb_write`, `striping_factor`, ...; Open MPI's
+    /// OMPIO: `cb_buffer_size`, `cb_nodes`, `collective_buffering`, `stripe_size`,
+    /// `stripe_width`) with a value of its kind; anything else fails the write before
+    /// any MPI call, naming the hint.
     pub mpio_hints: &'a [(String, String)],
+    /// How the ranks write their data: one collective call per rank and checkpoint
+    /// (the default), or one independent call per dataset.
+    pub io: Io,
     /// A fault to inject (fault-injection tests only).
     #[doc(hidden)]
     pub fault: Option<Fault>,
@@ -73,7 +84,7 @@ pub struct WriteOptions<'a> {
 
 impl Default for WriteOptions<'_> {
     fn default() -> Self {
-        WriteOptions { progress: None, share_properties: true, mpio_hints: &[], fault: None }
+        WriteOptions { progress: None, share_properties: true, mpio_hints: &[], io: Io::Collective, fault: None }
     }
 }
 
@@ -81,6 +92,8 @@ impl Default for WriteOptions<'_> {
 #[doc(hidden)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FaultPoint {
+    /// The faulty rank, as if its MPI-IO open of the data phase failed.
+    Open,
     /// Rank 0, after laying out the segments, before closing the file.
     Layout,
     /// The faulty rank, after writing half of its data.
@@ -100,16 +113,20 @@ pub struct Fault {
     pub pause: bool,
 }
 
-/// Trips `fault` if it is set for this rank and point: prints `PAUSED` and sleeps
-/// forever, or returns an injected I/O error on `path`.
+/// Trips `fault` if it is set for this rank and point: prints `PAUSED` and waits to be
+/// killed (or, when the environment names a file in `BSB_FAULT_RESUME`, until that file
+/// exists: the full-disk tests fill the disk meanwhile), or returns an injected I/O error
+/// on `path`.
 pub(crate) fn trip(fault: Option<Fault>, rank: i32, point: FaultPoint, path: &Path) -> Result<()> {
     match fault {
         Some(f) if f.rank == rank && f.point == point => {
             if f.pause {
                 eprintln!("PAUSED at {point:?} on rank {rank}");
-                loop {
-                    std::thread::sleep(Duration::from_secs(3600));
+                let resume = std::env::var_os("BSB_FAULT_RESUME").map(PathBuf::from);
+                while !resume.as_ref().is_some_and(|r| r.exists()) {
+                    std::thread::sleep(Duration::from_millis(20));
                 }
+                return Ok(());
             }
             Err(Error::io("write", path, std::io::Error::other(format!("injected fault at {point:?}"))))
         }
@@ -161,8 +178,7 @@ pub struct WriteSummary {
     pub file_bytes: u64,
     /// Rank 0's time to lay out the file (all metadata).
     pub metadata_seconds: f64,
-    /// The slowest rank's time to write its data (a lone rank writes it while laying out;
-    /// that time is counted here, not in `metadata_seconds`).
+    /// The slowest rank's time to write its data, from opening the file to its synced close.
     pub data_seconds: f64,
     /// Each rank's time to write its data, from opening the file to its synced close.
     pub data_seconds_by_rank: Vec<f64>,
@@ -174,6 +190,8 @@ pub struct WriteSummary {
     pub peak_memory_by_rank: Vec<u64>,
     /// The whole write, agreement included.
     pub seconds: f64,
+    /// The MPI-IO layer, I/O mode and file hints of the data phase.
+    pub mpio: MpioReport,
 }
 
 impl WriteSummary {
@@ -199,6 +217,7 @@ impl WriteSummary {
         add(&mut self.data_seconds_by_rank, &other.data_seconds_by_rank);
         add(&mut self.data_write_seconds_by_rank, &other.data_write_seconds_by_rank);
         self.seconds += other.seconds;
+        self.mpio.clone_from(&other.mpio);
     }
 }
 
@@ -234,40 +253,35 @@ pub(crate) fn transact(
     options: &WriteOptions<'_>,
 ) -> Result<Written> {
     let start = Instant::now();
-    comm.agree(Step::Write, Ok(()))?;
+    let (layer, limits) = mpio::layer();
+    comm.agree(Step::Write, hints::validate(options.mpio_hints, layer, limits))?;
     let desc = Description::of(devices.to_vec(), segments).encode();
-    let total: u64 = comm.all_gather_u64(desc.len() as u64).iter().sum();
-    if total > i32::MAX as u64 {
-        return Err(Error::invalid(
-            "write",
-            format!("the ranks' descriptions take {total} bytes, more than rank 0 can gather in one message (2 GiB); use multiplexed recordings"),
-        ));
-    }
-    let gathered = comm.gather_bytes(&desc)?;
+    let gathered = comm.gather_bytes(&desc);
+    drop(desc);
 
     let layout_start = Instant::now();
-    let data_time = Cell::new(Duration::ZERO);
     let laid = match gathered {
-        Some(descs) => lay_out(path, mode, job, &descs, segments, comm.size(), options, &data_time).map(Some),
+        Some(descs) => lay_out(path, mode, job, &descs, segments, options).map(Some),
         None => Ok(None),
     };
-    let metadata_seconds = (layout_start.elapsed() - data_time.get()).as_secs_f64();
-    let laid = comm.agree(Step::Layout, laid)?;
+    let metadata_seconds = layout_start.elapsed().as_secs_f64();
+    let mut laid = comm.agree(Step::Layout, laid)?;
 
-    let data_start = Instant::now() - data_time.get();
-    if comm.size() > 1 {
-        let write_path = laid.as_ref().map_or(Vec::new(), |l| l.target.write_path().to_string_lossy().into_owned().into_bytes());
-        let write_path = PathBuf::from(String::from_utf8_lossy(&comm.broadcast_bytes(0, write_path)).into_owned());
-        let parts = laid.as_ref().map(|l| l.payloads.iter().map(|p| postcard::to_stdvec(p).expect("plain data")).collect());
-        let mine = comm.scatter_bytes(parts)?;
-        let payloads: Vec<Payload> = postcard::from_bytes(&mine).map_err(|e| Error::Collective(format!("payload list unreadable: {e}")))?;
-        let visible = std::fs::OpenOptions::new().write(true).open(&write_path).map(drop).map_err(|e| Error::io("open for writing", &write_path, e));
-        comm.agree(Step::Data, visible)?;
-        let filled = fill(comm, &write_path, options, &payloads, segments);
-        data_time.set(data_time.get() + comm.agree(Step::Data, filled)?);
-    }
+    let data_start = Instant::now();
+    let write_path = laid.as_ref().map_or(Vec::new(), |l| l.target.write_path().to_string_lossy().into_owned().into_bytes());
+    let write_path = PathBuf::from(String::from_utf8_lossy(&comm.broadcast_bytes(0, write_path)).into_owned());
+    let mine = comm.scatter_bytes(laid.as_mut().map(|l| std::mem::take(&mut l.parts)));
+    let payloads = postcard::from_bytes::<Vec<Payload>>(&mine)
+        .map_err(|e| Error::Collective(format!("payload list unreadable on rank {}: {e}", comm.rank())))
+        .and_then(|p| {
+            let visible = std::fs::OpenOptions::new().write(true).open(&write_path);
+            visible.map(|_| p).map_err(|e| Error::io("open for writing", &write_path, e))
+        });
+    let payloads = comm.agree(Step::Data, payloads)?;
+    let (write_time, file_hints) = fill(comm, &write_path, options, &payloads, segments)?;
     let data_seconds = data_start.elapsed().as_secs_f64();
-    let write_seconds = data_time.get().as_secs_f64();
+    let write_seconds = write_time.as_secs_f64();
+    let mpio = MpioReport { layer: layer.name().to_owned(), io: options.io.name().to_owned(), hints: file_hints };
 
     let committed = match laid {
         Some(l) => {
@@ -297,23 +311,47 @@ pub(crate) fn transact(
         data_seconds_by_rank,
         data_write_seconds_by_rank: column(4).map(f64::from_bits).collect(),
         seconds: start.elapsed().as_secs_f64(),
+        mpio,
     };
     Ok(Written { summary, block })
 }
 
-/// This rank's data phase: the values of its payloads, written at their offsets. The rank
-/// takes part in the collective open, sync and close even if it has nothing to write or
-/// cannot find its data (it then writes nothing and reports the error).
-fn fill(comm: &Comm, path: &Path, options: &WriteOptions<'_>, payloads: &[Payload], segments: &[Segment]) -> Result<Duration> {
+/// This rank's data phase: the values of its payloads, written at their offsets, and the
+/// file's hints as MPI-IO reports them (on rank 0). The rank takes part in every
+/// collective call of the phase even if it has nothing to write or cannot find its data
+/// (it then writes nothing and reports the error); the open and the writes each end in an
+/// agreement.
+///
+/// # Collective
+fn fill(comm: &mut Comm, path: &Path, options: &WriteOptions<'_>, payloads: &[Payload], segments: &[Segment]) -> Result<(Duration, Vec<(String, String)>)> {
     let data: Result<Vec<_>> = payloads.iter().map(|p| payload_data(segments, p)).collect();
     let pieces: Vec<(u64, &[u8])> = match &data {
         Ok(data) => payloads.iter().zip(data).map(|(p, d)| (p.offset, mpio::bytes_of(&d.nums()))).collect(),
         Err(_) => Vec::new(),
     };
+    let rounds = match options.io {
+        Io::Collective => comm.all_gather_u64(mpio::rounds(&pieces) as u64).into_iter().max().unwrap_or(0),
+        Io::Independent => 0,
+    };
+    let (file, opened) = mpio::open(comm, path, options.mpio_hints);
+    let opened = opened.and_then(|()| trip(options.fault, comm.rank(), FaultPoint::Open, path));
+    if let Err(e) = comm.agree(Step::Data, opened) {
+        if let Some(f) = file {
+            // The ranks that hold the file close it together; the error is the agreed one.
+            let _ = f.close();
+        }
+        return Err(e);
+    }
+    let file = file.expect("every rank opened the file");
+    let file_hints = if comm.is_root() { file.hints() } else { Vec::new() };
     let halfway = || trip(options.fault, comm.rank(), FaultPoint::Data, path);
-    let written = mpio::write_at(comm, path, options.mpio_hints, &pieces, &halfway);
-    data?;
-    written
+    let written = match options.io {
+        Io::Collective => file.write_collective(&pieces, usize::try_from(rounds).unwrap_or(usize::MAX), &halfway),
+        Io::Independent => file.write_independent(&pieces, &halfway),
+    };
+    let closed = file.close();
+    let outcome = data.and(written).and_then(|t| closed.map(|()| t));
+    comm.agree(Step::Data, outcome).map(|t| (t, file_hints))
 }
 
 /// `(objects, data bytes)` of this rank's buffers.
@@ -332,22 +370,23 @@ fn summary_counts(segments: &[Segment]) -> (u64, u64) {
 struct Laid {
     target: Target,
     block: String,
-    /// Per rank, the datasets it fills and where.
-    payloads: Vec<Vec<Payload>>,
+    /// Per rank, the datasets it fills and where, encoded for the scatter.
+    parts: Vec<Vec<u8>>,
+}
+
+/// The bytes of the ranks' samples and spike times in `descs`: what a write needs at least.
+fn data_bytes(descs: &[Description]) -> u64 {
+    let objects = descs.iter().flat_map(|d| &d.segments).flat_map(|s| s.spiketrains.iter().chain(&s.analogsignals));
+    objects
+        .map(|o| match &o.shape {
+            Shape::Spikes { n, .. } => 8 * n,
+            Shape::Signal { n_samples, n_channels, .. } => 8 * n_samples * u64::from(*n_channels),
+        })
+        .sum()
 }
 
 /// Rank 0's serial phase: plan, then lay the job out in the target and allocate the data.
-#[allow(clippy::too_many_arguments)]
-fn lay_out(
-    path: &Path,
-    mode: FileMode,
-    job: Job<'_>,
-    descs: &[Vec<u8>],
-    segments: &[Segment],
-    size: i32,
-    options: &WriteOptions<'_>,
-    data_time: &Cell<Duration>,
-) -> Result<Laid> {
+fn lay_out(path: &Path, mode: FileMode, job: Job<'_>, descs: &[Vec<u8>], segments: &[Segment], options: &WriteOptions<'_>) -> Result<Laid> {
     let descs = descs.iter().enumerate().map(|(r, d)| Description::decode(d, r)).collect::<Result<Vec<_>>>()?;
     if let Some((r, d)) = descs.iter().enumerate().find(|(_, d)| d.segments.len() != segments.len()) {
         return Err(Error::Collective(format!(
@@ -357,12 +396,13 @@ fn lay_out(
         )));
     }
     let target = Target::open(path, mode)?;
+    target.check_space(data_bytes(&descs))?;
     if target.is_new() && !matches!(job, Job::NewBlock(_)) {
         return Err(Error::Usage(format!("'{}' no longer holds the Block being written", path.display())));
     }
     let plan = plan::plan(&descs, &mut Uuid::new_v4);
     let payloads = RefCell::new(vec![Vec::new(); descs.len()]);
-    let block = h5::locked(|| -> Result<String> {
+    let block = target.settle(h5::locked(|| -> Result<String> {
         let kit = Kit::new()?;
         let fapl = target.fapl(kit.fapl())?;
         let mode = if target.is_new() { Mode::Create } else { Mode::ReadWrite };
@@ -393,12 +433,11 @@ fn lay_out(
                 (layout::open_block(&file, block)?, block.to_owned())
             }
         };
-        let fill = if size == 1 { Fill::Now(segments) } else { Fill::Later };
         let ticker = Ticker::new(plan.objects() as u64, options.progress);
         for (index, (segment, seg_plan)) in segments.iter().zip(&plan.segments).enumerate() {
             let created_at = segment.rec_datetime.as_deref().unwrap_or("19700101T000000");
             let share = options.share_properties;
-            let job = SegmentJob { index, segment, created_at, written_at: &written_at, plan: seg_plan, descs: &descs, fill, share, ticker: &ticker, data_time, payloads: &payloads };
+            let job = SegmentJob { index, segment, created_at, written_at: &written_at, plan: seg_plan, descs: &descs, share, ticker: &ticker, payloads: &payloads };
             layout::write_segment(&handles, &kit, &job)?;
         }
         ticker.finish();
@@ -406,13 +445,14 @@ fn lay_out(
         drop(handles);
         file.close()?;
         Ok(block)
-    })
-    .map_err(|e| target.explain(e))?;
+    }))?;
     let payloads = payloads.into_inner();
     for (rank, list) in payloads.iter().enumerate() {
         for p in list {
             target.check_offset(p.offset, &|| format!("a dataset of rank {rank}"))?;
         }
     }
-    Ok(Laid { target, block, payloads })
+    let parts: Vec<Vec<u8>> = payloads.iter().map(|p| postcard::to_stdvec(p).expect("plain data")).collect();
+    scatter_check(&parts)?;
+    Ok(Laid { target, block, parts })
 }

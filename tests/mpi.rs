@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use bsb_results::model::{AnalogSignal, SpikeTrain};
-use bsb_results::{CellTarget, Device, ErrorKind, FileMode, Meta, RunInfo, SimulationResult};
+use bsb_results::{CellTarget, Device, ErrorKind, Fault, FaultPoint, FileMode, Io, Meta, RunInfo, SimulationResult, WriteOptions};
 use mpi::collective::CommunicatorCollectives;
 use mpi::topology::{Communicator, SimpleCommunicator};
 use mpi::traits::Root;
@@ -213,6 +213,49 @@ fn write_errors_are_agreed(world: &SimpleCommunicator, _dir: &Path) -> Outcome {
     Ok(())
 }
 
+/// An MPI-IO open that fails on one rank (injected right after `MPI_File_open`): every
+/// rank returns the same error, none waits, no file is left, and the result can still be
+/// written.
+fn open_failure_on_one_rank_fails_all(world: &SimpleCommunicator, dir: &Path) -> Outcome {
+    let mut r = result(world, "open_fault");
+    r.flush().map_err(|e| e.to_string())?;
+    let last = world.size() - 1;
+    let fault = Fault { rank: last, write: 0, point: FaultPoint::Open, pause: false };
+    let options = WriteOptions { fault: Some(fault), ..WriteOptions::default() };
+    let path = dir.join("open_fault.nio");
+    let err = r.write_with(&path, FileMode::Overwrite, &options).err().ok_or("a write whose open failed on one rank went on")?;
+    let text = err.to_string();
+    check!(err.kind() == ErrorKind::Io && text.contains("injected fault at Open"), "{text}");
+    if world.size() > 1 {
+        check!(text.starts_with(&format!("rank {last} failed")), "the error names the failing rank: {text}");
+    }
+    check!(same_everywhere(world, &text), "every rank returns the same error: {text}");
+    check!(!path.exists(), "a failed write leaves no file");
+    r.write(&path, FileMode::Overwrite).map_err(|e| format!("the write after a failed open: {e}"))?;
+    Ok(())
+}
+
+/// Hints MPI cannot hold or the MPI-IO layer does not read fail the write on every rank
+/// before any MPI-IO call, naming the hint; the file's hints show in the summary.
+fn bad_hints_are_errors(world: &SimpleCommunicator, dir: &Path) -> Outcome {
+    let mut r = result(world, "hints");
+    r.flush().map_err(|e| e.to_string())?;
+    let path = dir.join("hints.nio");
+    for (key, value) in [("k".repeat(40), "1"), ("no_such_hint".into(), "1"), ("cb_nodes".into(), "-3")] {
+        let hints = vec![(key.clone(), value.to_owned())];
+        let options = WriteOptions { mpio_hints: &hints, ..WriteOptions::default() };
+        let err = r.write_with(&path, FileMode::Overwrite, &options).err().ok_or(format!("hint {key}={value} was accepted"))?;
+        check!(err.kind() == ErrorKind::Validation, "{err}");
+        check!(err.to_string().contains(&format!("MPI-IO hint {key}={value}")), "the error names the hint: {err}");
+        check!(!path.exists(), "a bad hint leaves no file");
+    }
+    let good = vec![("cb_nodes".to_owned(), "1".to_owned())];
+    let summary = r.write_with(&path, FileMode::Overwrite, &WriteOptions { mpio_hints: &good, ..WriteOptions::default() }).map_err(|e| e.to_string())?;
+    check!(summary.mpio.io == "collective" && !summary.mpio.layer.is_empty(), "{:?}", summary.mpio);
+    check!(summary.mpio.hints.iter().any(|(k, v)| k == "cb_nodes" && v == "1") || r.rank() != 0, "the file's hints as MPI reports them: {:?}", summary.mpio.hints);
+    Ok(())
+}
+
 /// A file with the shapes Neo must read back: a rank with no objects, a segment with no
 /// objects, an empty spike train and a 3-channel signal (checked by `tests/neo/check_shapes.py`).
 fn shapes_file(world: &SimpleCommunicator, dir: &Path) -> Outcome {
@@ -303,25 +346,29 @@ fn round_trip(world: &SimpleCommunicator, dir: &Path) -> Outcome {
     .map_err(|e| e.to_string())?;
     r.flush_until(50.0, &json!({})).map_err(|e| e.to_string())?;
     r.flush_until(100.0, &json!({"x": 1})).map_err(|e| e.to_string())?;
-    let path = dir.join("roundtrip.nio");
-    r.write(&path, FileMode::Overwrite).map_err(|e| e.to_string())?;
-    let block = bsb_results::read_nio(&path).map_err(|e| e.to_string())?;
-    check!(block.segments.len() == 2, "{} segments", block.segments.len());
     let strip = |a: &bsb_results::Annotations| -> bsb_results::Annotations { a.iter().filter(|(k, _)| *k != "nix_name").map(|(k, v)| (k, v.clone())).collect() };
-    for (mine, read) in r.segments().iter().zip(&block.segments) {
-        check!(strip(&read.annotations) == mine.annotations.normalized(), "segment annotations {:?}", read.annotations);
-        for t in &mine.spiketrains {
-            let found = read.spiketrains.iter().find(|x| x.name() == t.name() && strip(x.annotations()) == t.annotations().normalized());
-            let Some(found) = found else { return Err(format!("rank {rank}: train {} not read back", t.describe())) };
-            check!(found.times() == t.times() && found.t_start() == t.t_start() && found.t_stop() == t.t_stop() && found.units() == t.units(), "train {} data", t.describe());
-            check!(*found.array_annotations() == *t.array_annotations(), "train {} array annotations", t.describe());
-        }
-        for a in &mine.analogsignals {
-            let found = read.analogsignals.iter().find(|x| strip(x.annotations()) == a.annotations().normalized());
-            let Some(found) = found else { return Err(format!("rank {rank}: signal {} not read back", a.describe())) };
-            let same_data = (0..3).all(|c| found.channel(c) == a.channel(c));
-            check!(same_data && found.sampling_period() == a.sampling_period() && found.t_start() == a.t_start(), "signal data");
-            check!(*found.array_annotations() == *a.array_annotations(), "signal array annotations {:?}", found.array_annotations());
+    let path = dir.join("roundtrip.nio");
+    for (io, file) in [(Io::Independent, "roundtrip_independent.nio"), (Io::Collective, "roundtrip.nio")] {
+        let path = dir.join(file);
+        let summary = r.write_with(&path, FileMode::Overwrite, &WriteOptions { io, ..WriteOptions::default() }).map_err(|e| e.to_string())?;
+        check!(summary.mpio.io == io.name(), "{:?}", summary.mpio);
+        let block = bsb_results::read_nio(&path).map_err(|e| e.to_string())?;
+        check!(block.segments.len() == 2, "{} segments", block.segments.len());
+        for (mine, read) in r.segments().iter().zip(&block.segments) {
+            check!(strip(&read.annotations) == mine.annotations.normalized(), "segment annotations {:?}", read.annotations);
+            for t in &mine.spiketrains {
+                let found = read.spiketrains.iter().find(|x| x.name() == t.name() && strip(x.annotations()) == t.annotations().normalized());
+                let Some(found) = found else { return Err(format!("rank {rank}: train {} not read back", t.describe())) };
+                check!(found.times() == t.times() && found.t_start() == t.t_start() && found.t_stop() == t.t_stop() && found.units() == t.units(), "train {} data", t.describe());
+                check!(*found.array_annotations() == *t.array_annotations(), "train {} array annotations", t.describe());
+            }
+            for a in &mine.analogsignals {
+                let found = read.analogsignals.iter().find(|x| strip(x.annotations()) == a.annotations().normalized());
+                let Some(found) = found else { return Err(format!("rank {rank}: signal {} not read back", a.describe())) };
+                let same_data = (0..3).all(|c| found.channel(c) == a.channel(c));
+                check!(same_data && found.sampling_period() == a.sampling_period() && found.t_start() == a.t_start(), "signal data");
+                check!(*found.array_annotations() == *a.array_annotations(), "signal array annotations {:?}", found.array_annotations());
+            }
         }
     }
     let file = NioFile::open(&path).map_err(|e| e.to_string())?;
@@ -352,6 +399,8 @@ const TESTS: &[(&str, fn(&SimpleCommunicator, &Path) -> Outcome)] = &[
     ("out_of_step_ranks_all_fail", out_of_step_ranks_all_fail),
     ("bad_input_on_one_rank_fails_all", bad_input_on_one_rank_fails_all),
     ("write_errors_are_agreed", write_errors_are_agreed),
+    ("open_failure_on_one_rank_fails_all", open_failure_on_one_rank_fails_all),
+    ("bad_hints_are_errors", bad_hints_are_errors),
     ("shapes_file", shapes_file),
     ("rw_appends_runs", rw_appends_runs),
     ("round_trip", round_trip),

@@ -1,7 +1,9 @@
 //! The command line: `simulate` (the main job), `inspect`, `provenance`, `dump`, `plot`, `recover`.
 
 mod inspect;
+mod interrupt;
 mod isolate;
+mod limits;
 mod plot;
 mod progress;
 mod simulate;

@@ -14,35 +14,38 @@ use std::ops::Range;
 
 use bsb_results::model::AnalogSignal;
 use bsb_results::{
-    Annotations, CellTarget, Device, Direction, Fault, FaultPoint, FileMode, FlushContext, Meta, RecorderError, RunInfo,
+    Annotations, CellTarget, Device, Direction, Fault, FaultPoint, FileMode, FlushContext, Io, Meta, RecorderError, RunInfo,
     SimulationResult, StreamOptions, Value, WriteOptions, WriteSummary, multiplex,
 };
-use mpi::topology::Communicator;
+use mpi::collective::{CommunicatorCollectives, SystemOperation};
+use mpi::topology::{Communicator, SimpleCommunicator};
 use serde_json::json;
 
 use bsb_results::synthetic::{Rng, poisson, trace};
+use super::interrupt;
+use super::limits::{self, Shape};
 use super::progress::Reporter;
 
 /// Run a synthetic network on every rank and write one .nio file.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct Args {
     /// Cells in the network (ids 0..N-1), dealt to the ranks in contiguous blocks.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, allow_negative_numbers = true)]
     cells: u64,
     /// Simulated time in ms.
-    #[arg(long, default_value_t = 1000.0)]
+    #[arg(long, default_value_t = 1000.0, value_parser = limits::positive_ms, allow_negative_numbers = true)]
     duration_ms: f64,
     /// Time step in ms: spike times lie on this grid and signals are sampled at it.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, value_parser = limits::positive_ms, allow_negative_numbers = true)]
     resolution_ms: f64,
-    /// Number of checkpoints (flushes); each becomes one segment.
-    #[arg(long, default_value_t = 1)]
+    /// Number of checkpoints (flushes), at least 1; each becomes one segment.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..), allow_negative_numbers = true)]
     checkpoints: u32,
     /// How many cells (the first K) the voltmeter and the compartment recorder watch.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, allow_negative_numbers = true)]
     voltage_cells: u64,
-    /// Mean firing rate of each cell in Hz.
-    #[arg(long, default_value_t = 20.0)]
+    /// Mean firing rate of each cell in Hz (at most one spike per time step).
+    #[arg(long, default_value_t = 20.0, value_parser = limits::rate_hz, allow_negative_numbers = true)]
     rate_hz: f64,
     /// Seed of the activity generators.
     #[arg(long, default_value_t = 42)]
@@ -73,6 +76,10 @@ pub(crate) struct Args {
     /// `romio_cb_write=enable` (collective buffering). Repeat for several.
     #[arg(long = "mpio-hint", value_name = "KEY=VALUE", value_parser = parse_hint)]
     mpio_hints: Vec<(String, String)>,
+    /// How the ranks write their data: `collective` (one MPI_File_write_at_all per rank
+    /// and checkpoint) or `independent` (one MPI_File_write_at per dataset).
+    #[arg(long, default_value = "collective")]
+    io: Io,
     /// Write each checkpoint into the file as it is flushed (crash-safe: a run killed
     /// after checkpoint k leaves checkpoints 0..k), instead of all at the end.
     #[arg(long)]
@@ -81,8 +88,9 @@ pub(crate) struct Args {
     /// real simulation between flushes.
     #[arg(long, default_value_t = 0)]
     compute_ms: u64,
-    /// Fault injection for tests: `WRITE:POINT:RANK:ACTION` with POINT layout|data|commit
-    /// and ACTION pause|fail (pause prints PAUSED and waits to be killed).
+    /// Fault injection for tests: `WRITE:POINT:RANK:ACTION` with POINT open|layout|data|commit
+    /// and ACTION pause|fail (pause prints PAUSED and waits to be killed, or until the file
+    /// named by $BSB_FAULT_RESUME exists).
     #[arg(long, hide = true, value_parser = parse_fault)]
     fault: Option<Fault>,
 }
@@ -92,10 +100,11 @@ fn parse_fault(s: &str) -> Result<Fault, String> {
     let parts: Vec<&str> = s.split(':').collect();
     let [write, point, rank, action] = parts[..] else { return Err(format!("{s:?} is not WRITE:POINT:RANK:ACTION")) };
     let point = match point {
+        "open" => FaultPoint::Open,
         "layout" => FaultPoint::Layout,
         "data" => FaultPoint::Data,
         "commit" => FaultPoint::Commit,
-        other => return Err(format!("{other:?} is not layout, data or commit")),
+        other => return Err(format!("{other:?} is not open, layout, data or commit")),
     };
     let pause = match action {
         "pause" => true,
@@ -114,19 +123,33 @@ fn parse_hint(s: &str) -> Result<(String, String), String> {
 }
 
 /// Runs `simulate` under MPI (a singleton when not launched by `mpirun`/`srun`).
+///
+/// Exit status: 0 when done, 2 for arguments that make no run this machine can do (before
+/// anything is simulated or written), 128 + the signal's number when SIGTERM or SIGINT
+/// ended the run (the summary then says so), 1 for any other error.
 pub(crate) fn main(args: &Args) -> ExitCode {
+    interrupt::install();
     let Some(universe) = mpi::initialize() else {
         eprintln!("error: MPI was already initialized");
         return ExitCode::FAILURE;
     };
     let world = universe.world();
     let rank = world.rank();
+    if let Some(problem) = shape_problem(args, &world) {
+        if rank == 0 {
+            eprintln!("error: {problem}");
+        }
+        return ExitCode::from(2);
+    }
     match run(args, &world) {
-        Ok(summary) => {
+        Ok((summary, signal)) => {
             if rank == 0 {
                 println!("{summary}");
             }
-            ExitCode::SUCCESS
+            match signal {
+                0 => ExitCode::SUCCESS,
+                s => ExitCode::from(u8::try_from(128 + s).unwrap_or(u8::MAX)),
+            }
         }
         Err(e) => {
             if rank == 0 {
@@ -137,12 +160,40 @@ pub(crate) fn main(args: &Args) -> ExitCode {
     }
 }
 
+/// Why the arguments make no run this machine can do, the same on every rank (memory is
+/// the least any rank has).
+fn shape_problem(args: &Args, world: &SimpleCommunicator) -> Option<String> {
+    let shape = Shape {
+        cells: args.cells,
+        voltage_cells: args.voltage_cells,
+        duration_ms: args.duration_ms,
+        resolution_ms: args.resolution_ms,
+        rate_hz: args.rate_hz,
+        checkpoints: args.checkpoints,
+        stream: args.stream,
+    };
+    let mine = bsb_results::internals::available_memory().unwrap_or(u64::MAX);
+    let mut least = mine;
+    world.all_reduce_into(&mine, &mut least, SystemOperation::min());
+    let ranks = u64::try_from(world.size()).unwrap_or(1);
+    shape.problem(ranks, (least != u64::MAX).then_some(least))
+}
+
+/// Whether any rank received SIGTERM or SIGINT: the highest such signal, 0 for none.
+fn interrupted(world: &SimpleCommunicator) -> i32 {
+    let mine = interrupt::received();
+    let mut any = mine;
+    world.all_reduce_into(&mine, &mut any, SystemOperation::max());
+    any
+}
+
 /// The cells of `rank` out of `size`: a contiguous block of `0..cells`.
 fn local_cells(cells: u64, rank: u64, size: u64) -> Range<u64> {
     (cells * rank / size)..(cells * (rank + 1) / size)
 }
 
-fn run(args: &Args, world: &mpi::topology::SimpleCommunicator) -> bsb_results::Result<serde_json::Value> {
+/// Runs the job; returns the summary and the signal that ended it early (0 for none).
+fn run(args: &Args, world: &SimpleCommunicator) -> bsb_results::Result<(serde_json::Value, i32)> {
     let start = Instant::now();
     let (rank, size) = (world.rank(), world.size());
     let config = json!({
@@ -161,40 +212,64 @@ fn run(args: &Args, world: &mpi::topology::SimpleCommunicator) -> bsb_results::R
     result.mark_started(None)?;
     let cells = local_cells(args.cells, u64::try_from(rank).unwrap_or(0), u64::try_from(size).unwrap_or(1));
     register(&mut result, args, cells, rank)?;
-    let checkpoints = args.checkpoints.max(1);
+    let checkpoints = args.checkpoints;
     let checkpoint_ends = (1..=checkpoints).map(|c| args.duration_ms * f64::from(c) / f64::from(checkpoints));
     let state = |t: f64| json!({ "step": (t / args.resolution_ms).round() });
     if args.stream {
-        let options = StreamOptions { share_properties: !args.no_sharing, mpio_hints: args.mpio_hints.clone(), fault: args.fault };
+        let options = StreamOptions { share_properties: !args.no_sharing, mpio_hints: args.mpio_hints.clone(), io: args.io, fault: args.fault };
         let mut stream = result.stream_with(&args.out, args.mode, options)?;
-        for t in checkpoint_ends {
+        let mut totals: Option<WriteSummary> = None;
+        for (done, t) in checkpoint_ends.enumerate() {
             compute(args);
+            let signal = interrupted(world);
+            if signal != 0 {
+                return Ok((interrupted_json(args, size, signal, done, totals.as_ref(), start), signal));
+            }
             let streamed = stream.flush_until(t, &state(t))?;
             if rank == 0 && !args.quiet {
                 eprintln!("checkpoint {} written ({} objects, {:.3} s)", streamed.flush.checkpoint_index, streamed.write.objects, streamed.write.seconds);
             }
+            match &mut totals {
+                Some(sum) => sum.add(&streamed.write),
+                None => totals = Some(streamed.write),
+            }
         }
         let (_, totals) = stream.close()?;
-        return Ok(summary_json(&totals, args, size, 0.0, start.elapsed().as_secs_f64()));
+        return Ok((summary_json(&totals, args, size, 0.0, start.elapsed().as_secs_f64()), 0));
     }
-    for t in checkpoint_ends {
+    for (done, t) in checkpoint_ends.enumerate() {
         compute(args);
+        let signal = interrupted(world);
+        if signal != 0 {
+            return Ok((interrupted_json(args, size, signal, done, None, start), signal));
+        }
         result.flush_until(t, &state(t))?;
     }
     result.mark_finished(None, None)?;
     let simulate_seconds = start.elapsed().as_secs_f64();
     let reporter = Reporter::new("laying out", rank == 0 && !args.quiet);
     let progress = |done, total| reporter.update(done, total);
-    let options = WriteOptions { progress: Some(&progress), share_properties: !args.no_sharing, mpio_hints: &args.mpio_hints, fault: args.fault };
+    let options = WriteOptions { progress: Some(&progress), share_properties: !args.no_sharing, mpio_hints: &args.mpio_hints, io: args.io, fault: args.fault };
     let summary = result.write_with(&args.out, args.mode, &options)?;
-    Ok(summary_json(&summary, args, size, simulate_seconds, start.elapsed().as_secs_f64()))
+    Ok((summary_json(&summary, args, size, simulate_seconds, start.elapsed().as_secs_f64()), 0))
 }
 
-/// Spends `--compute-ms` of wall-clock time, as a simulator computing a checkpoint would.
+/// Spends `--compute-ms` of wall-clock time, as a simulator computing a checkpoint would
+/// (less when a signal arrives).
 fn compute(args: &Args) {
-    if args.compute_ms > 0 {
-        std::thread::sleep(std::time::Duration::from_millis(args.compute_ms));
-    }
+    interrupt::sleep(std::time::Duration::from_millis(args.compute_ms));
+}
+
+/// The summary of a run that a signal ended after `done` checkpoints: what the file holds
+/// (a stream's committed checkpoints; nothing written without `--stream`).
+fn interrupted_json(args: &Args, ranks: i32, signal: i32, done: usize, written: Option<&WriteSummary>, start: Instant) -> serde_json::Value {
+    let held = if args.stream && done > 0 { format!("holds checkpoints 0..{}", done - 1) } else { "was not changed".to_owned() };
+    eprintln!("interrupted by {} after {done} of {} checkpoints: '{}' {held}", interrupt::name(signal), args.checkpoints, args.out.display());
+    json!({
+        "path": args.out, "ranks": ranks, "cells": args.cells, "checkpoints": args.checkpoints,
+        "interrupted": interrupt::name(signal), "checkpoints_written": if args.stream { done } else { 0 },
+        "file_bytes": written.map(|w| w.file_bytes), "seconds": start.elapsed().as_secs_f64(),
+    })
 }
 
 fn summary_json(s: &WriteSummary, args: &Args, ranks: i32, simulate_seconds: f64, seconds: f64) -> serde_json::Value {
@@ -205,7 +280,7 @@ fn summary_json(s: &WriteSummary, args: &Args, ranks: i32, simulate_seconds: f64
         "data_seconds_by_rank": s.data_seconds_by_rank, "data_write_seconds_by_rank": s.data_write_seconds_by_rank,
         "data_bytes_by_rank": s.data_bytes_by_rank,
         "peak_memory_by_rank": s.peak_memory_by_rank, "write_seconds": s.seconds,
-        "simulate_seconds": simulate_seconds, "seconds": seconds,
+        "simulate_seconds": simulate_seconds, "seconds": seconds, "mpio": s.mpio, "interrupted": null,
     })
 }
 

@@ -17,7 +17,7 @@ use hdf5_sys::h5::{hsize_t, hbool_t};
 use hdf5_sys::h5f::{H5F_ACC_RDONLY, H5F_ACC_RDWR, H5F_ACC_TRUNC, H5Fclose, H5Fcreate, H5Fopen};
 use hdf5_sys::h5i::{H5Iget_name, hid_t};
 use hdf5_sys::h5o::{H5Oclose, H5Oopen};
-use hdf5_sys::h5p::{H5P_DEFAULT, H5Pclose};
+use hdf5_sys::h5p::{H5P_CLS_FILE_ACCESS, H5P_DEFAULT, H5Pclose, H5Pcreate, H5Pset_file_locking};
 use hdf5_sys::h5s::H5Sclose;
 use hdf5_sys::h5t::H5Tclose;
 
@@ -84,11 +84,18 @@ pub(crate) enum Mode {
 }
 
 impl File {
-    /// Opens or creates `path` with the file-access list `fapl` (`None`: the default,
-    /// serial sec2 driver).
+    /// Opens or creates `path` with the file-access list `fapl` (`None`: [`read_fapl`]'s,
+    /// the serial sec2 driver).
     pub(crate) fn open(path: &Path, mode: Mode, kit: Option<&Kit>, fapl: Option<hid_t>) -> Result<File> {
         let c = cstr(&path.to_string_lossy());
-        let fapl = fapl.unwrap_or(H5P_DEFAULT);
+        let default;
+        let fapl = match fapl {
+            Some(f) => f,
+            None => {
+                default = read_fapl(None)?;
+                default.id()
+            }
+        };
         // SAFETY: valid NUL-terminated path and property lists (or H5P_DEFAULT).
         let id = unsafe {
             match mode {
@@ -248,6 +255,24 @@ impl Drop for Owned {
         locked(|| unsafe {
             (self.close)(self.id);
         });
+    }
+}
+
+/// A file-access list to read with: HDF5's file locks where the file system has them
+/// (best effort, unless `HDF5_USE_FILE_LOCKING` says otherwise; HDF5 reads it), through
+/// the overlay driver when `view` gives the committed state of a file being changed.
+pub(crate) fn read_fapl(view: Option<&std::sync::Arc<Session>>) -> Result<Owned> {
+    // SAFETY: initializes the library (idempotent; the class ids below are valid only
+    // after it), then creates and sets up a list this function owns.
+    let fapl = unsafe {
+        setup(hdf5_sys::h5::H5open(), "initialize HDF5")?;
+        let fapl = Owned::plist(H5Pcreate(*H5P_CLS_FILE_ACCESS))?;
+        setup(H5Pset_file_locking(fapl.id(), TRUE, TRUE), "set file locking")?;
+        fapl
+    };
+    match view {
+        Some(session) => overlay_fapl(session, fapl.id()),
+        None => Ok(fapl),
     }
 }
 

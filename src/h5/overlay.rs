@@ -5,17 +5,28 @@
 //! the file directly. So while rank 0 lays out a checkpoint, and while the ranks write
 //! their data past the committed end, the bytes on disk below it are exactly the previous,
 //! complete file: Neo and our reader can open it at any moment. The transaction then
-//! journals the old pages and applies the new ones ([`crate::nix::transaction`]).
+//! journals the old pages and applies the new ones ([`crate::journal`]).
+//!
+//! The same driver gives readers the committed state of a file whose commit is under way
+//! (or was killed): opened read-only with the journal's old pages, it reads those instead
+//! of the disk (see [`Session::view`]).
+//!
+//! After the first failed write (a full disk, a quota, an I/O error) the session is
+//! *poisoned*: HDF5 is told the write worked, and from then on metadata stays in memory
+//! and raw data is dropped, so that HDF5's own clean-up (flushing its caches while it
+//! closes the file) cannot fail: HDF5 1.10 leaves a file whose close failed half torn
+//! down, and crashes at library exit. The transaction sees the recorded error and never
+//! commits; a transaction that gives up poisons its session too ([`Session::abandon`]).
 //!
 //! The structs mirror HDF5 1.10's `H5FDpublic.h`; `hdf5-sys` describes another version's
 //! layout, so they are declared here and the library's version is checked at registration.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{FileExt, MetadataExt};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use hdf5_sys::h5::{H5get_libversion, haddr_t, herr_t, hsize_t};
 use hdf5_sys::h5f::{H5F_ACC_CREAT, H5F_ACC_EXCL, H5F_ACC_RDWR, H5F_ACC_TRUNC, H5F_close_degree_t};
@@ -101,7 +112,8 @@ struct Open {
     /// The length HDF5 truncated to, when that lies below the committed end.
     truncated: Option<u64>,
     pages: BTreeMap<u64, Page>,
-    session: *const Session,
+    /// Kept alive by every file open on it, whatever happens to the transaction.
+    session: Arc<Session>,
 }
 
 /// One deferred page: its contents on disk (below the committed end) and the new ones.
@@ -120,24 +132,86 @@ pub(crate) struct Pending {
     pub len: u64,
 }
 
-/// What the driver shares with the transaction that opened it.
+/// What the driver shares with the transaction (or reader) that opened a file with it.
 #[derive(Debug, Default)]
 pub(crate) struct Session {
     /// Bytes below this offset are only changed at commit.
-    pub committed_end: u64,
-    pub pending: RefCell<Option<Pending>>,
-    /// The first I/O error of a callback (HDF5 only learns that the call failed).
-    pub error: RefCell<Option<std::io::Error>>,
+    committed_end: u64,
+    /// A reader's view: the journal's old pages, read instead of the disk.
+    rollback: BTreeMap<u64, Vec<u8>>,
+    /// Left by the driver's `close`: what the commit applies.
+    pending: Mutex<Option<Pending>>,
+    /// The first I/O error of a write (HDF5 only learns that the call failed), or the
+    /// error of the last failed open.
+    error: Mutex<Option<std::io::Error>>,
+    /// Set by the first failed write and by [`Session::abandon`]: writes are dropped.
+    poisoned: AtomicBool,
 }
 
 impl Session {
-    fn fail(&self, e: std::io::Error) -> herr_t {
-        self.error.borrow_mut().get_or_insert(e);
+    /// A session for a transaction on a file whose committed part ends at `committed_end`.
+    pub(crate) fn new(committed_end: u64) -> Arc<Session> {
+        Arc::new(Session { committed_end, ..Session::default() })
+    }
+
+    /// A reader's session: the file as committed at `committed_end`, with `rollback`'s
+    /// old pages (by offset) in place of what a commit under way wrote there.
+    pub(crate) fn view(committed_end: u64, rollback: BTreeMap<u64, Vec<u8>>) -> Arc<Session> {
+        Arc::new(Session { committed_end, rollback, ..Session::default() })
+    }
+
+    /// Bytes below this offset are only changed at commit.
+    pub(crate) fn committed_end(&self) -> u64 {
+        self.committed_end
+    }
+
+    /// What the driver's `close` left; `None` when HDF5 never closed the file.
+    pub(crate) fn take_pending(&self) -> Option<Pending> {
+        lock(&self.pending).take()
+    }
+
+    /// Sets what `close` would leave (tests of the commit).
+    #[cfg(test)]
+    pub(crate) fn set_pending(&self, pending: Pending) {
+        *lock(&self.pending) = Some(pending);
+    }
+
+    /// The I/O error a callback met, if any.
+    pub(crate) fn take_error(&self) -> Option<std::io::Error> {
+        lock(&self.error).take()
+    }
+
+    /// Whether a write failed (or the session was abandoned): nothing may be committed.
+    pub(crate) fn is_poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::SeqCst)
+    }
+
+    /// Drops every later write: the transaction gave up, and a file HDF5 still holds
+    /// (closed later, at the latest at library exit) must not change the disk.
+    pub(crate) fn abandon(&self) {
+        self.poisoned.store(true, Ordering::SeqCst);
+    }
+
+    /// Records a failed write and poisons the session.
+    fn fail_write(&self, e: std::io::Error) {
+        lock(&self.error).get_or_insert(e);
+        self.abandon();
+    }
+
+    /// Records a failed read (nothing on disk changed, so no poison).
+    fn fail_read(&self, e: std::io::Error) -> herr_t {
+        lock(&self.error).get_or_insert(e);
         -1
     }
 }
 
-/// The driver information passed through the file-access list (copied by HDF5).
+/// Locks a mutex, also one a panicking thread left poisoned (the data is plain).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The driver information passed through the file-access list. Each copy HDF5 keeps owns
+/// one strong count of the session (see `fapl_copy` and `fapl_free`).
 #[repr(C)]
 #[derive(Clone, Copy)]
 struct Config {
@@ -154,8 +228,8 @@ static CLASS: Class = Class {
     sb_decode: None,
     fapl_size: std::mem::size_of::<Config>(),
     fapl_get: None,
-    fapl_copy: None,
-    fapl_free: None,
+    fapl_copy: Some(fapl_copy),
+    fapl_free: Some(fapl_free),
     dxpl_size: 0,
     dxpl_copy: None,
     dxpl_free: None,
@@ -202,13 +276,13 @@ fn driver() -> Result<hid_t> {
     id.clone().map_err(|message| Error::Hdf5 { op: "register driver", object: String::new(), path: Default::default(), message })
 }
 
-/// A file-access list that opens files through this driver for `session`, which must
-/// outlive every file opened with it.
-pub(crate) fn fapl(session: &Session, base: hid_t) -> Result<Owned> {
+/// A file-access list that opens files through this driver for `session`; the list and
+/// every file opened with it keep the session alive.
+pub(crate) fn fapl(session: &Arc<Session>, base: hid_t) -> Result<Owned> {
     let driver = driver()?;
-    let config = Config { session: std::ptr::from_ref(session) };
-    // SAFETY: copies a valid list and sets our driver with a plain-data config that HDF5
-    // copies (fapl_size bytes).
+    let config = Config { session: Arc::as_ptr(session) };
+    // SAFETY: copies a valid list and sets our driver; HDF5 copies the config through
+    // `fapl_copy`, which takes its own count of the session, alive here through `session`.
     unsafe {
         let fapl = Owned::plist(hdf5_sys::h5p::H5Pcopy(base))?;
         setup(H5Pset_driver(fapl.id(), driver, (&raw const config).cast()), "set crash-safe driver")?;
@@ -216,24 +290,56 @@ pub(crate) fn fapl(session: &Session, base: hid_t) -> Result<Owned> {
     }
 }
 
+/// HDF5 copies a list's driver information: the copy owns one more count of the session.
+unsafe extern "C" fn fapl_copy(info: *const c_void) -> *mut c_void {
+    // SAFETY: HDF5 passes a config of ours (from `fapl` or an earlier copy), whose
+    // session is alive: the caller of `fapl` or the copy being copied holds a count.
+    let config = unsafe { *info.cast::<Config>() };
+    // SAFETY: as above, `session` came from `Arc::as_ptr` of a live `Arc`.
+    unsafe { Arc::increment_strong_count(config.session) };
+    Box::into_raw(Box::new(config)).cast()
+}
+
+/// HDF5 frees a copy made by `fapl_copy`, with its count of the session.
+unsafe extern "C" fn fapl_free(info: *mut c_void) -> herr_t {
+    // SAFETY: `info` is a box `fapl_copy` made, freed once by HDF5; it owns one count.
+    let config = unsafe { Box::from_raw(info.cast::<Config>()) };
+    // SAFETY: the count taken in `fapl_copy` is given back here, once.
+    unsafe { Arc::decrement_strong_count(config.session) };
+    0
+}
+
+/// The state of an open file, to read.
+///
 /// # Safety
-/// `file` is a pointer this driver's `open` returned.
-unsafe fn state<'a>(file: *const Base) -> &'a mut Open {
+/// `file` is a pointer this driver's `open` returned and `close` has not freed, and no
+/// `&mut` to it is alive (HDF5 calls a file's callbacks one at a time, under its lock).
+unsafe fn state<'a>(file: *const Base) -> &'a Open {
     // SAFETY: `Open` starts with `Base` (repr(C)), and HDF5 hands back our pointer.
-    unsafe { &mut *file.cast::<Open>().cast_mut() }
+    unsafe { &*file.cast::<Open>() }
+}
+
+/// The state of an open file, to change.
+///
+/// # Safety
+/// As [`state`], and no other reference to it is alive: each callback makes one.
+unsafe fn state_mut<'a>(file: *mut Base) -> &'a mut Open {
+    // SAFETY: `Open` starts with `Base` (repr(C)), and HDF5 hands back our pointer.
+    unsafe { &mut *file.cast::<Open>() }
 }
 
 unsafe extern "C" fn open(name: *const c_char, flags: c_uint, fapl: hid_t, _maxaddr: haddr_t) -> *mut Base {
-    // SAFETY: HDF5 passes a NUL-terminated name and a list holding our config.
-    let (path, config) = unsafe {
+    // SAFETY: HDF5 passes a NUL-terminated name and a list holding a config of ours, whose
+    // copy in the list owns a count of the session (see `fapl_copy`).
+    let (path, session) = unsafe {
         let config = H5Pget_driver_info(fapl).cast::<Config>();
         if config.is_null() {
             return std::ptr::null_mut();
         }
-        (std::ffi::CStr::from_ptr(name).to_string_lossy().into_owned(), *config)
+        let session = (*config).session;
+        Arc::increment_strong_count(session);
+        (std::ffi::CStr::from_ptr(name).to_string_lossy().into_owned(), Arc::from_raw(session))
     };
-    // SAFETY: the session outlives the files it opens (see `fapl`).
-    let session = unsafe { &*config.session };
     let mut options = OpenOptions::new();
     options.read(true).write(flags & H5F_ACC_RDWR != 0);
     if flags & H5F_ACC_CREAT != 0 {
@@ -245,42 +351,33 @@ unsafe extern "C" fn open(name: *const c_char, flags: c_uint, fapl: hid_t, _maxa
     if flags & H5F_ACC_EXCL != 0 {
         options.create_new(true);
     }
+    // HDF5 tries an open without creating first: only the last open's error counts.
     let opened = options.open(&path).and_then(|file| file.metadata().map(|m| (file, m)));
     let (file, meta) = match opened {
         Ok(x) => x,
         Err(e) => {
-            session.fail(e);
+            *lock(&session.error) = Some(e);
             return std::ptr::null_mut();
         }
     };
+    lock(&session.error).take();
+    let pages = session.rollback.iter().map(|(at, old)| (*at, Page { old: old.clone(), new: old.clone() })).collect();
     // SAFETY: a zeroed `Base` is what HDF5 expects a driver to hand over; HDF5 fills it.
     let base: Base = unsafe { std::mem::zeroed() };
-    let open = Open {
-        base,
-        file,
-        dev: meta.dev(),
-        ino: meta.ino(),
-        eoa: 0,
-        eof: meta.len(),
-        truncated: None,
-        pages: BTreeMap::new(),
-        session: config.session,
-    };
+    let open = Open { base, file, dev: meta.dev(), ino: meta.ino(), eoa: 0, eof: meta.len(), truncated: None, pages, session };
     Box::into_raw(Box::new(open)).cast::<Base>()
 }
 
 unsafe extern "C" fn close(file: *mut Base) -> herr_t {
-    // SAFETY: `file` came from `open` and is closed once.
+    // SAFETY: `file` came from `open` and HDF5 closes it once.
     let open = unsafe { Box::from_raw(file.cast::<Open>()) };
-    // SAFETY: the session outlives its files.
-    let session = unsafe { &*open.session };
     let len = open.truncated.unwrap_or(open.eof);
-    *session.pending.borrow_mut() = Some(Pending { pages: open.pages, len });
+    *lock(&open.session.pending) = Some(Pending { pages: open.pages, len });
     0
 }
 
 unsafe extern "C" fn cmp(a: *const Base, b: *const Base) -> c_int {
-    // SAFETY: both come from `open`.
+    // SAFETY: both come from `open`; shared references, so `a == b` is fine.
     let (a, b) = unsafe { (state(a), state(b)) };
     match (a.dev, a.ino).cmp(&(b.dev, b.ino)) {
         std::cmp::Ordering::Less => -1,
@@ -304,8 +401,8 @@ unsafe extern "C" fn get_eoa(file: *const Base, _type: MemType) -> haddr_t {
 }
 
 unsafe extern "C" fn set_eoa(file: *mut Base, _type: MemType, addr: haddr_t) -> herr_t {
-    // SAFETY: from `open`.
-    unsafe { state(file) }.eoa = addr;
+    // SAFETY: from `open`; the only reference in this callback.
+    unsafe { state_mut(file) }.eoa = addr;
     0
 }
 
@@ -315,40 +412,52 @@ unsafe extern "C" fn get_eof(file: *const Base, _type: MemType) -> haddr_t {
 }
 
 unsafe extern "C" fn read(file: *mut Base, _type: MemType, _dxpl: hid_t, addr: haddr_t, size: usize, buf: *mut c_void) -> herr_t {
-    // SAFETY: from `open`; HDF5 passes a buffer of `size` bytes.
+    // SAFETY: from `open`; HDF5 passes a buffer of `size` bytes that nothing else refers
+    // to during the call (it is not the file's state).
     let (open, buf) = unsafe { (state(file), std::slice::from_raw_parts_mut(buf.cast::<u8>(), size)) };
-    // SAFETY: the session outlives its files.
-    let session = unsafe { &*open.session };
-    match open.read(addr, buf, session.committed_end) {
+    match open.read(addr, buf) {
         Ok(()) => 0,
-        Err(e) => session.fail(e),
+        Err(e) => open.session.fail_read(e),
     }
 }
 
-unsafe extern "C" fn write(file: *mut Base, _type: MemType, _dxpl: hid_t, addr: haddr_t, size: usize, buf: *const c_void) -> herr_t {
-    // SAFETY: from `open`; HDF5 passes a buffer of `size` bytes.
-    let (open, buf) = unsafe { (state(file), std::slice::from_raw_parts(buf.cast::<u8>(), size)) };
-    // SAFETY: the session outlives its files.
-    let session = unsafe { &*open.session };
-    match open.write(addr, buf, session.committed_end) {
-        Ok(()) => 0,
-        Err(e) => session.fail(e),
+unsafe extern "C" fn write(file: *mut Base, kind: MemType, _dxpl: hid_t, addr: haddr_t, size: usize, buf: *const c_void) -> herr_t {
+    // SAFETY: from `open`, the only reference in this callback; HDF5 passes a buffer of
+    // `size` bytes.
+    let (open, buf) = unsafe { (state_mut(file), std::slice::from_raw_parts(buf.cast::<u8>(), size)) };
+    // A failed write is recorded and the session poisoned, but HDF5 is told it worked:
+    // HDF5 1.10 cannot recover from a failed write while it closes a file (it leaves the
+    // file half torn down and crashes at library exit). From then on metadata stays in
+    // memory, raw data is dropped, and the transaction, which sees the error, never
+    // commits.
+    if open.session.is_poisoned() && kind == MEM_DRAW {
+        return 0;
     }
+    if let Err(e) = open.write(addr, buf) {
+        open.session.fail_write(e);
+        if kind != MEM_DRAW {
+            let _ = open.write(addr, buf);
+        }
+    }
+    0
 }
 
 unsafe extern "C" fn truncate(file: *mut Base, _dxpl: hid_t, _closing: bool) -> herr_t {
-    // SAFETY: from `open`.
-    let open = unsafe { state(file) };
-    // SAFETY: the session outlives its files.
-    let session = unsafe { &*open.session };
-    if open.eoa < session.committed_end {
+    // SAFETY: from `open`, the only reference in this callback.
+    let open = unsafe { state_mut(file) };
+    if open.session.is_poisoned() {
+        return 0;
+    }
+    if open.eoa < open.session.committed_end {
         open.truncated = Some(open.eoa);
         return 0;
     }
     open.truncated = None;
     if open.eoa != open.eof {
         if let Err(e) = open.file.set_len(open.eoa) {
-            return session.fail(e);
+            // As for writes: recorded, and HDF5 goes on (see `write`).
+            open.session.fail_write(e);
+            return 0;
         }
         open.eof = open.eoa;
     }
@@ -356,50 +465,76 @@ unsafe extern "C" fn truncate(file: *mut Base, _dxpl: hid_t, _closing: bool) -> 
 }
 
 impl Open {
+    /// Bytes below this offset are kept in memory: the committed end, or every byte once
+    /// the session is poisoned (nothing reaches the disk any more, and HDF5 reads back
+    /// what it wrote, so that its clean-up finds consistent metadata).
+    fn limit(&self) -> u64 {
+        if self.session.is_poisoned() { u64::MAX } else { self.session.committed_end }
+    }
+
     /// Reads `[addr, addr + buf.len())`: deferred pages from memory, the rest from disk,
     /// zeros past the end of the file.
-    fn read(&mut self, addr: u64, buf: &mut [u8], committed_end: u64) -> std::io::Result<()> {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        let limit = self.limit();
         let mut done = 0usize;
         while done < buf.len() {
             let pos = addr + done as u64;
             let page = pos / PAGE * PAGE;
-            let end = if pos < committed_end { (page + PAGE).min(committed_end) } else { u64::MAX };
+            let end = if pos < limit { page + PAGE } else { u64::MAX };
             let n = usize::try_from((end - pos).min((buf.len() - done) as u64)).unwrap_or(usize::MAX);
             let out = &mut buf[done..done + n];
-            match self.pages.get(&page).filter(|_| pos < committed_end) {
+            let at = usize::try_from(pos - page).unwrap_or(usize::MAX);
+            // A page may stop short of the page size (at the committed end): the rest of
+            // it is on disk.
+            let have = match self.pages.get(&page).filter(|_| pos < limit) {
                 Some(p) => {
-                    let at = usize::try_from(pos - page).unwrap_or(0);
-                    out.copy_from_slice(&p.new[at..at + n]);
+                    let have = p.new.len().saturating_sub(at).min(n);
+                    out[..have].copy_from_slice(&p.new[at..at + have]);
+                    have
                 }
-                None => read_or_zero(&self.file, pos, out)?,
+                None => 0,
+            };
+            if have < n {
+                read_or_zero(&self.file, pos + have as u64, &mut out[have..])?;
             }
             done += n;
         }
         Ok(())
     }
 
-    /// Writes `buf` at `addr`: bytes below the committed end into deferred pages, the
-    /// rest straight to the file.
-    fn write(&mut self, addr: u64, buf: &[u8], committed_end: u64) -> std::io::Result<()> {
+    /// Writes `buf` at `addr`: bytes below [`Open::limit`] into deferred pages, the rest
+    /// straight to the file.
+    fn write(&mut self, addr: u64, buf: &[u8]) -> std::io::Result<()> {
+        let limit = self.limit();
         let mut done = 0usize;
         while done < buf.len() {
             let pos = addr + done as u64;
-            if pos >= committed_end {
+            if pos >= limit {
                 self.file.write_all_at(&buf[done..], pos)?;
                 self.eof = self.eof.max(addr + buf.len() as u64);
                 return Ok(());
             }
             let page = pos / PAGE * PAGE;
-            let page_end = (page + PAGE).min(committed_end);
+            let page_end = (page + PAGE).min(limit);
             let n = usize::try_from((page_end - pos).min((buf.len() - done) as u64)).unwrap_or(usize::MAX);
-            if !self.pages.contains_key(&page) {
-                let mut old = vec![0u8; usize::try_from(page_end - page).unwrap_or(0)];
-                read_or_zero(&self.file, page, &mut old)?;
-                self.pages.insert(page, Page { new: old.clone(), old });
+            let at = usize::try_from(pos - page).unwrap_or(usize::MAX);
+            let p = match self.pages.entry(page) {
+                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    let mut old = vec![0u8; usize::try_from(page_end - page).unwrap_or(0)];
+                    read_or_zero(&self.file, page, &mut old)?;
+                    e.insert(Page { new: old.clone(), old })
+                }
+            };
+            if p.new.len() < at + n {
+                // A page cut at the committed end, written past it after a failure.
+                let from = p.new.len();
+                let mut more = vec![0u8; at + n - from];
+                read_or_zero(&self.file, page + from as u64, &mut more)?;
+                p.new.extend_from_slice(&more);
             }
-            let p = self.pages.get_mut(&page).expect("just inserted");
-            let at = usize::try_from(pos - page).unwrap_or(0);
             p.new[at..at + n].copy_from_slice(&buf[done..done + n]);
+            self.eof = self.eof.max(pos + n as u64);
             done += n;
         }
         Ok(())
@@ -425,24 +560,24 @@ fn read_or_zero(file: &File, pos: u64, out: &mut [u8]) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
-    fn open_file(content: &[u8]) -> (tempfile::TempDir, Open) {
+    fn open_file(content: &[u8], committed_end: u64) -> (tempfile::TempDir, Open) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
         std::fs::write(&path, content).unwrap();
         let file = OpenOptions::new().read(true).write(true).open(&path).unwrap();
         // SAFETY: a zeroed Base, as HDF5 would receive it.
         let base: Base = unsafe { std::mem::zeroed() };
-        let open = Open { base, file, dev: 0, ino: 0, eoa: 0, eof: content.len() as u64, truncated: None, pages: BTreeMap::new(), session: std::ptr::null() };
+        let open = Open { base, file, dev: 0, ino: 0, eoa: 0, eof: content.len() as u64, truncated: None, pages: BTreeMap::new(), session: Session::new(committed_end) };
         (dir, open)
     }
 
     #[test]
     fn writes_below_the_committed_end_stay_in_memory() {
-        let (dir, mut f) = open_file(&[1u8; 10_000]);
-        f.write(4090, &[7u8; 20], 8192).unwrap();
+        let (dir, mut f) = open_file(&[1u8; 10_000], 8192);
+        f.write(4090, &[7u8; 20]).unwrap();
         assert_eq!(std::fs::read(dir.path().join("f")).unwrap(), vec![1u8; 10_000], "disk untouched");
         let mut back = [0u8; 30];
-        f.read(4085, &mut back, 8192).unwrap();
+        f.read(4085, &mut back).unwrap();
         assert_eq!(&back[..5], &[1; 5]);
         assert_eq!(&back[5..25], &[7; 20]);
         assert_eq!(&back[25..], &[1; 5]);
@@ -452,16 +587,33 @@ mod tests {
 
     #[test]
     fn writes_past_the_committed_end_go_to_disk_and_split_at_it() {
-        let (dir, mut f) = open_file(&[1u8; 8192]);
-        f.write(8000, &[9u8; 400], 8100).unwrap();
+        let (dir, mut f) = open_file(&[1u8; 8192], 8100);
+        f.write(8000, &[9u8; 400]).unwrap();
         let disk = std::fs::read(dir.path().join("f")).unwrap();
         assert_eq!(disk.len(), 8400);
         assert_eq!(&disk[8000..8100], &[1u8; 100], "below the committed end: deferred");
         assert_eq!(&disk[8100..8400], &[9u8; 300], "past it: written");
         assert_eq!(f.pages[&4096].new.len(), 8100 - 4096, "the last page stops at the committed end");
         let mut back = [0u8; 500];
-        f.read(8000, &mut back, 8100).unwrap();
+        f.read(8000, &mut back).unwrap();
         assert_eq!(&back[..400], &[9u8; 400]);
         assert_eq!(&back[400..], &[0u8; 100], "zeros past the end of the file");
+    }
+
+    #[test]
+    fn after_a_failure_nothing_reaches_the_disk_and_reads_see_what_was_written() {
+        let (dir, mut f) = open_file(&[1u8; 8192], 6000);
+        f.write(5000, &[2u8; 100]).unwrap();
+        f.session.abandon();
+        f.write(5900, &[3u8; 300]).unwrap();
+        f.write(20_000, &[4u8; 10]).unwrap();
+        assert_eq!(std::fs::read(dir.path().join("f")).unwrap(), vec![1u8; 8192], "disk untouched");
+        let mut back = [0u8; 400];
+        f.read(5800, &mut back).unwrap();
+        assert_eq!(&back[..100], &[1u8; 100]);
+        assert_eq!(&back[100..400], &[3u8; 300], "the page cut at the committed end grew in memory");
+        let mut tail = [9u8; 12];
+        f.read(19_999, &mut tail).unwrap();
+        assert_eq!(tail, [0, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 0]);
     }
 }

@@ -5,9 +5,8 @@
 //! annotation, type and order intact: sections live directly under their entity as
 //! `metadata`, properties are compact datasets, and data arrays are contiguous.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 use uuid::Uuid;
@@ -17,7 +16,7 @@ use super::property::{Prop, Sharer, object_props, property, property_attrs, stam
 use crate::error::Result;
 use crate::h5::{File, GroupKind, Kit, NumType, Obj};
 use crate::model::{Annotations, Segment, Value};
-use crate::parallel::describe::{ArrayDesc, Description, ObjectDesc, Payload, Role, Shape, payload_data};
+use crate::parallel::describe::{ArrayDesc, Description, ObjectDesc, Payload, Role, Shape};
 use crate::parallel::plan::{Placed, SegmentPlan};
 use crate::writer::Ticker;
 
@@ -86,14 +85,6 @@ pub(crate) struct BlockMeta<'a> {
     pub created_at: &'a str,
 }
 
-/// Where a write's datasets get their values: later from their ranks, or now from the
-/// buffers of a lone rank (a job of one rank needs no data phase).
-#[derive(Clone, Copy)]
-pub(crate) enum Fill<'a> {
-    Later,
-    Now(&'a [Segment]),
-}
-
 /// The open containers of a Block.
 pub(crate) struct BlockHandles<'f> {
     groups: Obj<'f>,
@@ -153,12 +144,9 @@ pub(crate) struct SegmentJob<'a> {
     pub written_at: &'a str,
     pub plan: &'a SegmentPlan,
     pub descs: &'a [Description],
-    pub fill: Fill<'a>,
     /// Share repeated properties and dimensions by hard links.
     pub share: bool,
     pub ticker: &'a Ticker<'a>,
-    /// Time spent writing samples now (with [`Fill::Now`]), to report apart from metadata.
-    pub data_time: &'a Cell<Duration>,
     /// Per rank, the datasets it fills in the data phase, with their file offsets.
     pub payloads: &'a RefCell<Vec<Vec<Payload>>>,
 }
@@ -171,7 +159,7 @@ struct Shared<'f> {
 }
 
 /// Writes one segment: its group and section, then every spike train and signal in plan
-/// order, allocating (or, with [`Fill::Now`], writing) their datasets.
+/// order, allocating their datasets.
 pub(crate) fn write_segment(block: &BlockHandles<'_>, kit: &Kit, job: &SegmentJob<'_>) -> Result<()> {
     let seg_name = names::object_name("segment", Uuid::new_v4());
     let g = block.groups.group(kit, &seg_name, GroupKind::Small)?;
@@ -213,8 +201,8 @@ struct Source<'p> {
     role: Role,
 }
 
-/// Creates a data dataset of `n` elements, contiguous and allocated now. A lone rank
-/// fills it at once; otherwise its rank fills it in the data phase, at its file offset.
+/// Creates a data dataset of `n` elements, contiguous and allocated now, and notes where
+/// its rank writes its values in the data phase.
 fn data_set<'f>(parent: &Obj<'f>, kit: &Kit, job: &SegmentJob<'_>, name: &str, t: NumType, n: u64, src: &Source<'_>) -> Result<Obj<'f>> {
     let n = usize::try_from(n).expect("validated sizes fit usize");
     let ds = parent.allocate(kit, name, t, n)?;
@@ -222,18 +210,8 @@ fn data_set<'f>(parent: &Obj<'f>, kit: &Kit, job: &SegmentJob<'_>, name: &str, t
         return Ok(ds);
     }
     let segment = u32::try_from(job.index).expect("segment count fits u32");
-    let mut payload = Payload { segment, spikes: src.spikes, local: src.placed.local, role: src.role, offset: 0 };
-    match job.fill {
-        Fill::Now(segments) => {
-            let start = Instant::now();
-            ds.write(kit, payload_data(segments, &payload)?.nums())?;
-            job.data_time.set(job.data_time.get() + start.elapsed());
-        }
-        Fill::Later => {
-            payload.offset = ds.offset()?;
-            job.payloads.borrow_mut()[src.placed.rank as usize].push(payload);
-        }
-    }
+    let payload = Payload { segment, spikes: src.spikes, local: src.placed.local, role: src.role, offset: ds.offset()? };
+    job.payloads.borrow_mut()[src.placed.rank as usize].push(payload);
     Ok(ds)
 }
 

@@ -147,50 +147,60 @@ impl Comm {
     }
 
     /// Gathers every rank's `bytes` on rank 0 (in rank order); other ranks get `None`.
+    /// The messages go in rounds of at most [`GATHER_ROUND`] bytes in all, so their total
+    /// is not bound by MPI's `int` counts.
     ///
     /// # Collective
-    pub(crate) fn gather_bytes(&self, bytes: &[u8]) -> Result<Option<Vec<Vec<u8>>>> {
+    pub(crate) fn gather_bytes(&self, bytes: &[u8]) -> Option<Vec<Vec<u8>>> {
+        let lens = self.all_gather_u64(bytes.len() as u64);
+        let per_rank = (GATHER_ROUND / lens.len() as u64).max(1);
+        let rounds = lens.iter().map(|l| l.div_ceil(per_rank)).max().unwrap_or(0);
         let root = self.comm.process_at_rank(0);
-        let len = count(bytes.len())?;
-        if !self.is_root() {
-            root.gather_into(&len);
-            root.gather_varcount_into(bytes);
-            return Ok(None);
+        let mut all: Option<Vec<Vec<u8>>> = self.is_root().then(|| lens.iter().map(|&l| Vec::with_capacity(usize::try_from(l).unwrap_or(0))).collect());
+        for round in 0..rounds {
+            let counts = round_counts(&lens, per_rank, round);
+            let at = usize::try_from(round * per_rank).unwrap_or(usize::MAX).min(bytes.len());
+            let mine = &bytes[at..at + counts[usize::try_from(self.rank).expect("rank fits")] as usize];
+            match all.as_mut() {
+                Some(all) => {
+                    let displs = displacements(&counts).expect("a round holds at most GATHER_ROUND bytes");
+                    let mut buf = vec![0u8; counts.iter().map(|&c| c as usize).sum()];
+                    {
+                        let mut partition = PartitionMut::new(&mut buf[..], &counts[..], &displs[..]);
+                        root.gather_varcount_into_root(mine, &mut partition);
+                    }
+                    for (a, part) in all.iter_mut().zip(split(&buf, &counts, &displs)) {
+                        a.extend_from_slice(&part);
+                    }
+                }
+                None => root.gather_varcount_into(mine),
+            }
         }
-        let mut counts = vec![0i32; usize::try_from(self.size).expect("positive size")];
-        root.gather_into_root(&len, &mut counts[..]);
-        let displs = displacements(&counts)?;
-        let total = counts.iter().map(|&c| c as usize).sum();
-        let mut buf = vec![0u8; total];
-        {
-            let mut partition = PartitionMut::new(&mut buf[..], &counts[..], &displs[..]);
-            root.gather_varcount_into_root(bytes, &mut partition);
-        }
-        Ok(Some(split(&buf, &counts, &displs)))
+        all
     }
 
-    /// Sends `parts[r]` from rank 0 to rank `r`; every rank returns its part.
+    /// Sends `parts[r]` from rank 0 to rank `r`; every rank returns its part. The parts
+    /// must have passed [`scatter_check`] (on rank 0, before the ranks agreed to go on).
     ///
     /// # Collective
-    pub(crate) fn scatter_bytes(&self, parts: Option<Vec<Vec<u8>>>) -> Result<Vec<u8>> {
+    pub(crate) fn scatter_bytes(&self, parts: Option<Vec<Vec<u8>>>) -> Vec<u8> {
         let root = self.comm.process_at_rank(0);
         let mut len = 0i32;
         match parts {
             Some(parts) => {
-                let counts = parts.iter().map(|p| count(p.len())).collect::<Result<Vec<_>>>()?;
+                let (counts, displs) = scatter_check(&parts).expect("checked before the agreement");
                 root.scatter_into_root(&counts[..], &mut len);
-                let displs = displacements(&counts)?;
                 let flat = parts.concat();
                 let mut mine = vec![0u8; usize::try_from(len).expect("non-negative")];
                 let partition = Partition::new(&flat[..], &counts[..], &displs[..]);
                 root.scatter_varcount_into_root(&partition, &mut mine[..]);
-                Ok(mine)
+                mine
             }
             None => {
                 root.scatter_into(&mut len);
                 let mut mine = vec![0u8; usize::try_from(len).expect("non-negative")];
                 root.scatter_varcount_into(&mut mine[..]);
-                Ok(mine)
+                mine
             }
         }
     }
@@ -210,6 +220,26 @@ impl Comm {
         self.comm.all_gather_into(values, &mut all[..]);
         all
     }
+}
+
+/// The most bytes one round of [`Comm::gather_bytes`] carries, over all ranks.
+const GATHER_ROUND: u64 = 1 << 30;
+
+/// What each rank sends in round `round` of a gather of messages of `lens` bytes, at most
+/// `per_rank` bytes each.
+fn round_counts(lens: &[u64], per_rank: u64, round: u64) -> Vec<i32> {
+    let from = round * per_rank;
+    lens.iter().map(|&l| i32::try_from(l.saturating_sub(from).min(per_rank)).expect("per_rank fits i32")).collect()
+}
+
+/// The counts and displacements of a scatter of `parts`.
+///
+/// # Errors
+/// [`Error::Validation`] when the parts are more than one MPI message can carry (2 GiB).
+pub(crate) fn scatter_check(parts: &[Vec<u8>]) -> Result<(Vec<i32>, Vec<i32>)> {
+    let counts = parts.iter().map(|p| count(p.len())).collect::<Result<Vec<_>>>()?;
+    let displs = displacements(&counts)?;
+    Ok((counts, displs))
 }
 
 /// An MPI count for `len` bytes.
@@ -245,5 +275,19 @@ mod tests {
         assert!(displacements(&[i32::MAX, 1, 1]).is_err());
         let parts = split(b"abcde", &[3, 0, 2], &[0, 3, 3]);
         assert_eq!(parts, [b"abc".to_vec(), vec![], b"de".to_vec()]);
+    }
+
+    #[test]
+    fn gather_rounds_cover_every_byte_once() {
+        let lens = [10u64, 0, 25];
+        let per = 8;
+        let rounds = lens.iter().map(|l| l.div_ceil(per)).max().unwrap();
+        let sent: Vec<u64> = (0..rounds).map(|r| round_counts(&lens, per, r)).fold(vec![0; 3], |mut acc, c| {
+            acc.iter_mut().zip(&c).for_each(|(a, c)| *a += u64::try_from(*c).unwrap());
+            acc
+        });
+        assert_eq!(sent, lens);
+        assert_eq!(round_counts(&lens, per, 1), [2, 0, 8]);
+        assert!(scatter_check(&[vec![0; 3], vec![]]).is_ok());
     }
 }

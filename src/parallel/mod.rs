@@ -2,5 +2,6 @@
 
 pub(crate) mod comm;
 pub(crate) mod describe;
+pub(crate) mod hints;
 pub(crate) mod mpio;
 pub(crate) mod plan;

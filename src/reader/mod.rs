@@ -3,8 +3,9 @@
 //! Reading is lazy: [`NioFile::list`] walks a run's structure and describes every object
 //! without reading its samples (and, if asked, without its annotations);
 //! [`NioFile::load`] reads one object's data. [`read_nio`] reads a whole run. Reading uses
-//! HDF5's plain serial driver and needs no MPI. Opening a file first rolls back an
-//! unfinished write (see [`crate::journal`]).
+//! HDF5's plain serial driver and needs no MPI. Opening a file reads its committed state,
+//! also while a write is under way or after one was killed (see [`crate::journal`]); it
+//! never writes.
 //!
 //! Every size and structure read is checked, and bad files give [`Error::Format`]
 //! errors. One limit lies below this crate: HDF5 1.10's C library can crash or loop on a
@@ -118,7 +119,10 @@ pub fn read_nio_all(path: impl AsRef<Path>) -> Result<Vec<Block>> {
 }
 
 impl NioFile {
-    /// Opens `path` read-only, after rolling back an unfinished write.
+    /// Opens `path` read-only: its committed state, also while another process writes it
+    /// or after a writer was killed (the journal's old pages are read instead of the
+    /// disk's; only `bsb-results recover` or the next writer rolls the file back). Needs
+    /// read permission only, and never waits for a writer.
     ///
     /// # Errors
     /// As [`read_nio`].
@@ -127,9 +131,10 @@ impl NioFile {
         if !path.exists() {
             return Err(Error::io("open", path, std::io::Error::from(std::io::ErrorKind::NotFound)));
         }
-        journal::recover(path)?;
+        let view = journal::committed_view(path)?;
         h5::locked(|| {
-            let file = File::open(path, Mode::ReadOnly, None, None).map_err(|e| match e {
+            let fapl = h5::read_fapl(view.as_ref())?;
+            let file = File::open(path, Mode::ReadOnly, None, Some(fapl.id())).map_err(|e| match e {
                 Error::Hdf5 { message, .. } => Error::Format { path: path.into(), problem: format!("HDF5 cannot open it ({message})") },
                 other => other,
             })?;
