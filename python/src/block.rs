@@ -171,7 +171,7 @@ impl PyBlockWriter {
         let writer = self.writer();
         let ranks = writer.size();
         let written = OnThisThread(writer).run(py, |w| {
-            let options = WriteOptions { progress: None, share_properties, mpio_hints: &[], fault: None };
+            let options = WriteOptions { share_properties, ..WriteOptions::default() };
             w.write(&path, mode, &options)
         });
         summary(py, &written.or_raise()?, ranks)

@@ -348,7 +348,7 @@ impl PySimulationResult {
         let result = self.buffered()?;
         let ranks = result.size();
         let written = OnThisThread(result).run(py, |r| {
-            let options = WriteOptions { progress: None, share_properties, mpio_hints: &hints, fault: None };
+            let options = WriteOptions { share_properties, mpio_hints: &hints, ..WriteOptions::default() };
             r.write_with(&path, mode, &options)
         });
         summary(py, &written.or_raise()?, ranks)
