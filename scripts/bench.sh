@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Write benchmarks against Neo, side by side in one run; prints the table and writes
 # benches/results/latest.{md,json,svg}. Takes about 9 minutes (each of Neo's two writes
-# of 10,000 spike trains, from our file and from Python, takes about 3); --quick uses
-# 2,000 trains and 200 signals.
+# of 10,000 spike trains, from our file and from Python, takes about 3), plus about 3 for
+# the real BSB 8.0.2 runs (scripts/bench_bsb.py); --quick uses 2,000 trains, 200 signals
+# and a 200-cell BSB network.
 #   scripts/bench.sh [--quick] [--keep]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

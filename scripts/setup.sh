@@ -27,13 +27,19 @@ fi
 if [ "${1:-}" = "--python" ]; then
   venv="$root/.venv"
   stamp="$venv/.requirements"
-  if ! cmp -s "$root/scripts/requirements.txt" "$stamp" 2>/dev/null; then
+  # The readers (requirements.txt), BSB 8.0.2 with its NEURON adapter
+  # (requirements-bsb.txt), and NEST's adapter apart in .venv/nest (requirements-nest.txt
+  # says why); reinstalled only when a list changes.
+  lists=(requirements.txt requirements-bsb.txt requirements-nest.txt)
+  wanted="$(cd "$root/scripts" && cat "${lists[@]}")"
+  if [ "$wanted" != "$(cat "$stamp" 2>/dev/null)" ]; then
     echo "setup: creating the Python venv in $venv" >&2
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q --upgrade pip >&2
     # mpi4py from source, so that it links the system Open MPI as the extension does.
-    "$venv/bin/pip" install -q --no-binary mpi4py -r "$root/scripts/requirements.txt" >&2
-    cp "$root/scripts/requirements.txt" "$stamp"
+    "$venv/bin/pip" install -q --no-binary mpi4py -r "$root/scripts/requirements.txt" -r "$root/scripts/requirements-bsb.txt" >&2
+    "$venv/bin/pip" install -q --no-deps --upgrade --target "$venv/nest" -r "$root/scripts/requirements-nest.txt" >&2
+    printf '%s' "$wanted" > "$stamp"
     rm -f "$venv/.bsb_results-built"
   fi
   built="$venv/.bsb_results-built"

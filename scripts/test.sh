@@ -90,6 +90,10 @@ tail -1 "$work/example-python-2.log"
 echo "== the data phase as a parallel file system sees it: write calls per rank (strace), blocks shared"
 "$py" tests/pfs/write_calls.py --bin "$bin" --ranks 2 4 --cells 1000 10000
 
+echo "== BSB 8.0.2: NEURON (1 process, mpirun -n 2) and NEST runs, BSB's result against bsb_results.bsb's"
+quietly bsb "$py" tests/bsb/test_bsb.py "$work/bsb"
+grep -aE "^(ok|FAIL)" "$work/bsb.log"
+
 echo "== fault injection under mpirun -n 2 and -n 4 (kills, a lost rank, I/O errors)"
 "$py" tests/faults/faults.py --bin "$bin" --ranks 2 4 --random 5
 

@@ -15,6 +15,7 @@
 //! | [`recorder`] | the [`Recorder`] trait, closure recorders, and the [`FlushContext`] they fill |
 //! | [`result`] | [`SimulationResult`]: collective flush, marks and write |
 //! | [`stream`] | [`StreamingResult`]: each flush written into the file as it happens |
+//! | [`block_writer`] | [`BlockWriter`]: a Block written as the caller built it (BSB's own result objects) |
 //! | `parallel` | agreement on errors across ranks, gathering descriptions, the pure layout planner |
 //! | `writer` | the collective write: rank 0 lays the file out, all ranks write their data |
 //! | [`journal`] | crash safety: the rollback journal, new files renamed into place, recovery, the readers' committed view |
@@ -47,6 +48,7 @@
 //! # }
 //! ```
 
+pub mod block_writer;
 pub mod contract;
 mod error;
 mod h5;
@@ -70,6 +72,7 @@ pub mod synthetic;
 mod target;
 mod writer;
 
+pub use block_writer::BlockWriter;
 pub use contract::{CellTarget, Device, Direction, RunIds};
 pub use error::{Error, ErrorKind, Result};
 pub use model::{AnalogSignal, Annotations, Block, Segment, SpikeTrain, Value};

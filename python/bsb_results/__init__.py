@@ -22,13 +22,13 @@ import atexit as _atexit
 from . import _native
 from ._errors import (CollectiveError, DrawError, FormatError, HDF5Error, ResultsError, ResultsOSError, UsageError,
                       ValidationError)
-from ._native import FlushContext, Listed, NioFile, SimulationResult, Stream, read_nio, read_nio_all
+from ._native import BlockWriter, FlushContext, Listed, NioFile, SimulationResult, Stream, read_nio, read_nio_all
 from ._tree import AnalogSignal, Block, Quantity, Recording, Segment, SpikeTrain
 
 __version__ = _native.__version__
 
 __all__ = [
-    "SimulationResult", "Stream", "FlushContext", "read_nio", "read_nio_all", "iter_recordings", "NioFile", "Listed",
+    "SimulationResult", "Stream", "BlockWriter", "FlushContext", "read_nio", "read_nio_all", "iter_recordings", "NioFile", "Listed",
     "plot", "Block", "Segment", "SpikeTrain", "AnalogSignal", "Recording", "Quantity", "ResultsError",
     "ValidationError", "FormatError", "ResultsOSError", "HDF5Error", "CollectiveError", "UsageError", "DrawError",
     "mpi_library_version",

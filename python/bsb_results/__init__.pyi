@@ -299,6 +299,36 @@ class Stream:
     def __enter__(self) -> Stream: ...
     def __exit__(self, exc_type: Any = None, exc_value: Any = None, traceback: Any = None) -> bool: ...
 
+class BlockWriter:
+    """One run's Block on this rank, written exactly as given: its name and annotations,
+    and each checkpoint's annotations and objects (``bsb_results.bsb`` hands over what
+    BSB's recorders appended to each ``neo.Segment``). ``run_index`` is added on write."""
+
+    def __init__(self, name: str, annotations: Optional[Mapping[str, Any]] = None, comm: Any = None) -> None:
+        """Collective over ``comm`` (an mpi4py communicator; the world by default)."""
+    @property
+    def rank(self) -> int: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def buffered(self) -> int:
+        """Checkpoints buffered on this rank since the last write."""
+    def add_device(self, name: str) -> None:
+        """Names a device of this rank, in the order its objects should come in the file."""
+    def push_segment(self, annotations: Mapping[str, Any], spiketrains: list[dict[str, Any]],
+                     analogsignals: list[dict[str, Any]], *, name: Optional[str] = None) -> None:
+        """Buffers one checkpoint of this rank. A spike train is a dict with ``times``,
+        ``units``, ``t_start``, ``t_stop``, ``name``, ``annotations``, ``array_annotations``;
+        a signal with ``samples`` (n_samples × n_channels), ``units``, ``sampling_period``,
+        ``time_units``, ``t_start``, ``name``, ``annotations``, ``array_annotations``.
+        Validated here (``ValidationError``, ``TypeError``)."""
+    def write(self, path: StrPath, mode: str = "rw", *, share_properties: bool = True) -> dict[str, Any]:
+        """Writes every rank's buffered checkpoints and frees them. Collective. The first
+        write creates the Block (``ow`` replaces the file, ``rw`` adds the Block to it);
+        later writes add their checkpoints to that Block."""
+    def annotate(self, key: str, value: Any) -> dict[str, Any]:
+        """Sets one annotation of the written Block. Collective."""
+
 class Quantity(NamedTuple):
     """A number or array with a unit (a ``quantities.Quantity`` in Neo)."""
 

@@ -7,11 +7,13 @@
 //! | --- | --- |
 //! | `comm` | the run's communicator: mpi4py's, or MPI initialized here |
 //! | `writing` | `SimulationResult` and `Stream` |
+//! | `block` | `BlockWriter`: a Block written as Python built it (`bsb_results.bsb`) |
 //! | `context` | `FlushContext`, what a Python recorder fills |
 //! | `reading` | `read_nio`, `iter_recordings`, `NioFile`, `plot` |
 //! | `convert` | numpy arrays, annotation values and JSON across the boundary |
 //! | `errors` | the library's errors as the `bsb_results` exception hierarchy |
 
+mod block;
 mod comm;
 mod context;
 mod convert;
@@ -40,6 +42,7 @@ fn synthetic_trace<'py>(py: Python<'py>, words: Vec<u64>, n: usize) -> Bound<'py
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<writing::PySimulationResult>()?;
     m.add_class::<writing::PyStream>()?;
+    m.add_class::<block::PyBlockWriter>()?;
     m.add_class::<context::PyFlushContext>()?;
     m.add_class::<reading::PyNioFile>()?;
     m.add_class::<reading::PyListed>()?;
