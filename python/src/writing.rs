@@ -15,7 +15,7 @@ use crate::convert::{json_in, json_out};
 use crate::errors::{Raise, usage};
 
 /// Moves a value into `Python::detach`, which wants it `Send`.
-struct OnThisThread<T>(T);
+pub(crate) struct OnThisThread<T>(pub(crate) T);
 
 // SAFETY: `Python::detach` runs its closure on the calling thread and returns before the
 // caller goes on; nothing wrapped here ever reaches another thread. (MPI communicators are
@@ -23,7 +23,7 @@ struct OnThisThread<T>(T);
 unsafe impl<T> Send for OnThisThread<T> {}
 
 impl<T> OnThisThread<T> {
-    fn run<R>(self, py: Python<'_>, f: impl FnOnce(T) -> R) -> R {
+    pub(crate) fn run<R>(self, py: Python<'_>, f: impl FnOnce(T) -> R) -> R {
         let wrapped = OnThisThread((self.0, f));
         let out = py.detach(move || {
             let (value, f) = wrapped.into_inner();
@@ -64,12 +64,12 @@ impl Drop for PySimulationResult {
     }
 }
 
-fn mode(mode: &str) -> PyResult<FileMode> {
+pub(crate) fn mode(mode: &str) -> PyResult<FileMode> {
     mode.parse().or_raise()
 }
 
 /// A write's summary as a dict, with `simulate`'s JSON keys (`write_seconds`, `ranks`).
-fn summary<'py>(py: Python<'py>, s: &WriteSummary, ranks: i32) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn summary<'py>(py: Python<'py>, s: &WriteSummary, ranks: i32) -> PyResult<Bound<'py, PyAny>> {
     let mut json = serde_json::to_value(s).unwrap_or_default();
     if let Some(map) = json.as_object_mut() {
         if let Some(seconds) = map.remove("seconds") {
