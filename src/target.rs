@@ -49,13 +49,14 @@ impl Target {
     fn open_checking(path: &Path, mode: FileMode, is_nix: &dyn Fn(&Path) -> Result<()>) -> Result<Target> {
         check(path)?;
         let held = hold(path)?;
-        if held.is_some() {
+        let exists = path.exists();
+        if exists {
             journal::recover(path)?;
         }
-        match (mode, &held) {
-            (FileMode::Append, Some(file)) => {
+        match mode {
+            FileMode::Append if exists => {
                 is_nix(path)?;
-                let meta = file.metadata().map_err(|e| Error::io("stat", path, e))?;
+                let meta = std::fs::metadata(path).map_err(|e| Error::io("stat", path, e))?;
                 let journal = Journal::begin(path, &meta)?;
                 let session = Session::new(meta.len());
                 Ok(Target { path: path.to_owned(), session, temp: None, journal: Some(journal), held, committed: false })
