@@ -49,6 +49,7 @@
 
 pub mod contract;
 mod error;
+mod file_mode;
 mod h5;
 #[doc(hidden)]
 pub mod internals;
@@ -59,6 +60,7 @@ pub mod multiplex;
 pub mod nix;
 mod os;
 mod parallel;
+mod progress;
 pub mod plot;
 pub mod provenance;
 pub mod reader;
