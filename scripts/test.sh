@@ -92,4 +92,13 @@ echo "== the data phase as a parallel file system sees it: write calls per rank 
 
 echo "== fault injection under mpirun -n 2 and -n 4 (kills, a lost rank, I/O errors)"
 "$py" tests/faults/faults.py --bin "$bin" --ranks 2 4 --random 5
+
+echo "== a crash at every write of a commit (stream on 2 ranks, ow, rw), recovered and read by Neo, h5py and ours"
+"$py" tests/faults/every_write.py --bin "$bin"
+
+echo "== a full disk at the layout, the data phase and the commit (a small tmpfs), plain and under mpirun -n 2"
+"$py" tests/faults/full_disk.py --bin "$bin"
+
+echo "== locks as HDF5 takes them (a file system refusing flock), readers during a write"
+"$py" tests/faults/locks_readers.py --bin "$bin"
 echo "all tests passed"

@@ -371,13 +371,16 @@ mod tests {
     use super::*;
     use crate::h5::Page;
 
-    fn pending(pages: &[(u64, &[u8], &[u8])], len: u64) -> Pending {
+    /// `(offset, old bytes, new bytes)` of changed pages.
+    type Pages<'a> = &'a [(u64, &'a [u8], &'a [u8])];
+
+    fn pending(pages: Pages<'_>, len: u64) -> Pending {
         let pages = pages.iter().map(|(o, old, new)| (*o, Page { old: old.to_vec(), new: new.to_vec() })).collect();
         Pending { pages, len }
     }
 
     /// A journal of `path` as a killed writer leaves it: sealed with `pages`, or not.
-    fn killed_writer(path: &Path, committed: u64, pages: Option<&[(u64, &[u8], &[u8])]>) {
+    fn killed_writer(path: &Path, committed: u64, pages: Option<Pages<'_>>) {
         let meta = std::fs::metadata(path).unwrap();
         let mut journal = File::create(journal_path(path)).unwrap();
         journal.write_all(&Header { committed, dev: meta.dev(), ino: meta.ino() }.encode()).unwrap();

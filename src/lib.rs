@@ -17,8 +17,8 @@
 //! | [`stream`] | [`StreamingResult`]: each flush written into the file as it happens |
 //! | `parallel` | agreement on errors across ranks, gathering descriptions, the pure layout planner |
 //! | `writer` | the collective write: rank 0 lays the file out, all ranks write their data |
-//! | [`journal`] | crash safety: the rollback journal, transactions and recovery |
-//! | `target` | where a write goes: a new file renamed into place, or a journaled change |
+//! | [`journal`] | crash safety: the rollback journal, new files renamed into place, recovery, the readers' committed view |
+//! | `target` | the file a write changes, and its one owner: open, locks, recovery, commit |
 //! | [`nix`] | NIX names, the layout rank 0 writes |
 //! | [`reader`] | reading files back (ours and Neo's), lazily: [`read_nio`], [`NioFile`] |
 //! | [`recording`] | [`iter_recordings`]: one recording per target, multiplexed objects demultiplexed |

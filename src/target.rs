@@ -123,7 +123,7 @@ impl Target {
             return Ok(());
         }
         let mb = |b: u64| b as f64 / 1e6;
-        let problem = format!("the write needs at least {:.1} MB for its data, and the file system has {:.1} MB free; nothing was changed", mb(bytes), mb(free));
+        let problem = format!("not enough free space: the write needs at least {:.1} MB for its data, and the file system has {:.1} MB free; nothing was changed", mb(bytes), mb(free));
         Err(Error::io("write", &self.path, std::io::Error::new(std::io::ErrorKind::StorageFull, problem)))
     }
 
@@ -203,7 +203,8 @@ pub(crate) fn check(path: &Path) -> Result<()> {
 fn hold(path: &Path) -> Result<Option<File>> {
     let file = match File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        // Nothing to lock: no file, or one this user may replace but not read.
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied) => return Ok(None),
         Err(e) => return Err(Error::io("open", path, e)),
     };
     match lock::try_lock(&file, Kind::Shared, path)? {
@@ -223,7 +224,7 @@ fn free_bytes(dir: &Path) -> Option<u64> {
         }
         stat
     };
-    Some(u64::from(stat.f_bavail).saturating_mul(u64::from(stat.f_frsize)))
+    Some(stat.f_bavail.saturating_mul(stat.f_frsize))
 }
 
 #[cfg(test)]

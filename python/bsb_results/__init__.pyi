@@ -258,8 +258,13 @@ class SimulationResult:
         *,
         share_properties: bool = True,
         mpio_hints: Optional[Sequence[tuple[str, str]]] = None,
+        io: str = "collective",
     ) -> dict[str, Any]:
         """Writes every rank's buffered checkpoints into one NIX file. Collective.
+
+        ``share_properties``: store each repeated property once (Neo reads the file the
+        same); ``mpio_hints``: MPI-IO hints such as ``("striping_factor", "8")``; ``io``:
+        ``collective`` (one ``MPI_File_write_at_all`` per rank) or ``independent``.
 
         ``mode``: ``ow`` replaces the file once the new one is complete; ``rw`` adds this
         run beside the runs already in it. Returns a summary like ``simulate``'s JSON
@@ -272,6 +277,7 @@ class SimulationResult:
         *,
         share_properties: bool = True,
         mpio_hints: Optional[Sequence[tuple[str, str]]] = None,
+        io: str = "collective",
     ) -> Stream:
         """Writes every flush from now on into ``path`` as it happens (crash-safe: a run
         killed after checkpoint k leaves checkpoints 0..k). Collective. Use the returned

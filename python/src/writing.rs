@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use bsb_results::{Device, FileMode, FlushContext, FlushReport, Meta, RecorderError, RunInfo, SimulationResult, StreamOptions, Streamed, StreamingResult, WriteOptions, WriteSummary};
+use bsb_results::{Device, FileMode, FlushContext, FlushReport, Io, Meta, RecorderError, RunInfo, SimulationResult, StreamOptions, Streamed, StreamingResult, WriteOptions, WriteSummary};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
@@ -341,28 +341,43 @@ impl PySimulationResult {
     }
 
     /// Writes every rank's buffered checkpoints into one file (collective).
-    #[pyo3(signature = (path, mode="ow", *, share_properties=true, mpio_hints=None))]
-    fn write<'py>(&mut self, py: Python<'py>, path: PathBuf, mode: &str, share_properties: bool, mpio_hints: Option<Vec<(String, String)>>) -> PyResult<Bound<'py, PyAny>> {
-        let mode = self::mode(mode)?;
+    #[pyo3(signature = (path, mode="ow", *, share_properties=true, mpio_hints=None, io="collective"))]
+    fn write<'py>(
+        &mut self,
+        py: Python<'py>,
+        path: PathBuf,
+        mode: &str,
+        share_properties: bool,
+        mpio_hints: Option<Vec<(String, String)>>,
+        io: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (mode, io) = (self::mode(mode)?, io.parse::<Io>().or_raise()?);
         let hints = mpio_hints.unwrap_or_default();
         let result = self.buffered()?;
         let ranks = result.size();
         let written = OnThisThread(result).run(py, |r| {
-            let options = WriteOptions { share_properties, mpio_hints: &hints, ..WriteOptions::default() };
+            let options = WriteOptions { share_properties, mpio_hints: &hints, io, ..WriteOptions::default() };
             r.write_with(&path, mode, &options)
         });
         summary(py, &written.or_raise()?, ranks)
     }
 
     /// Streams every flush from now on into `path` (collective); returns the stream.
-    #[pyo3(signature = (path, mode="ow", *, share_properties=true, mpio_hints=None))]
-    fn stream(slf: Bound<'_, Self>, path: PathBuf, mode: &str, share_properties: bool, mpio_hints: Option<Vec<(String, String)>>) -> PyResult<PyStream> {
+    #[pyo3(signature = (path, mode="ow", *, share_properties=true, mpio_hints=None, io="collective"))]
+    fn stream(
+        slf: Bound<'_, Self>,
+        path: PathBuf,
+        mode: &str,
+        share_properties: bool,
+        mpio_hints: Option<Vec<(String, String)>>,
+        io: &str,
+    ) -> PyResult<PyStream> {
         let py = slf.py();
-        let mode = self::mode(mode)?;
+        let (mode, io) = (self::mode(mode)?, io.parse::<Io>().or_raise()?);
         let mut this = slf.borrow_mut();
         this.buffered()?;
         let State::Buffered(result) = std::mem::replace(&mut this.state, State::Lost) else { unreachable!("checked above") };
-        let options = StreamOptions { share_properties, mpio_hints: mpio_hints.unwrap_or_default(), ..StreamOptions::default() };
+        let options = StreamOptions { share_properties, mpio_hints: mpio_hints.unwrap_or_default(), io, ..StreamOptions::default() };
         let target = path.clone();
         let stream = OnThisThread(result).run(py, move |r| r.stream_with(&target, mode, options)).or_raise()?;
         this.state = State::Streaming(stream);

@@ -33,9 +33,11 @@ enum Command {
     Recover(RecoverArgs),
 }
 
-/// Roll back a write that was killed part way (its journal `FILE-journal` is beside it).
+/// Roll back a write that was killed part way (its journal `FILE-journal` is beside it, or
+/// its new file `.FILE.*.partial`).
 ///
-/// Every open by this tool does this by itself; run it before opening such a file with
+/// Our reading commands read such a file's committed state without changing it; the next
+/// write rolls it back by itself. Run this before opening such a file with
 /// Neo or h5py. Prints what it did; exits non-zero with a one-line error otherwise.
 #[derive(Debug, clap::Args)]
 struct RecoverArgs {

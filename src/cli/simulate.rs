@@ -22,6 +22,7 @@ use mpi::topology::{Communicator, SimpleCommunicator};
 use serde_json::json;
 
 use bsb_results::synthetic::{Rng, poisson, trace};
+
 use super::interrupt;
 use super::limits::{self, Shape};
 use super::progress::Reporter;

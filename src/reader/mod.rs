@@ -101,8 +101,8 @@ pub struct NioFile {
 ///
 /// # Errors
 /// [`Error::Format`] naming the file and the problem for anything that is not a readable
-/// NIX file, or a file without runs; [`Error::Io`] when an unfinished write cannot be
-/// rolled back.
+/// NIX file, or a file without runs; [`Error::Io`] when the journal of an unfinished
+/// write cannot be read.
 pub fn read_nio(path: impl AsRef<Path>) -> Result<Block> {
     let file = NioFile::open(path)?;
     let run = file.runs()?.into_iter().next().ok_or_else(|| file.bad("it holds no run (no Block)".into()))?;

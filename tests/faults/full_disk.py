@@ -26,7 +26,7 @@ warnings.simplefilter("ignore")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "neo"))
 from neo_files import read_blocks  # noqa: E402
 
-SHAPE = ["--cells", "40", "--voltage-cells", "4", "--duration-ms", "400", "--resolution-ms", "0.5", "--quiet"]
+SHAPE = ["--cells", "40", "--voltage-cells", "40", "--duration-ms", "400", "--resolution-ms", "0.5", "--quiet"]
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", RUST_BACKTRACE="0")
 problems = []
 
@@ -145,7 +145,8 @@ def scenario(binary, ranks, disk, work, mode, point):
     else:
         _, indices = checkpoints(out)
         need(failed and indices in ([0], [0, 1]), f"{name}: checkpoints {indices} (exit status {code})")
-    outcome = f"failed cleanly (status {code})" if failed else "completed (what was left to write needed no new space)"
+    said = next((line for line in err.splitlines() if line.startswith("error:")), "")
+    outcome = f"failed cleanly (status {code}): {said[:150]}" if failed else "completed (what was left to write needed no new space)"
     print(f"  {ranks} rank(s), {mode}, disk filled at {point}: {outcome}", flush=True)
 
 

@@ -32,6 +32,8 @@ def test_bad_arguments_of_a_result(comm):
         result.create_recorder(lambda ctx: None, device="", kind="k")
     with pytest.raises(ValueError, match="file mode: \"xx\" is not one of 'ow', 'rw'"):
         result.write("never.nio", mode="xx")
+    with pytest.raises(ValueError, match="'collective', 'independent'"):
+        result.write("never.nio", io="parallel")
     result.flush_until(5.0)
     with pytest.raises(ValueError, match="before the previous checkpoint's end"):
         result.flush_until(1.0)

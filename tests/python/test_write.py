@@ -127,11 +127,11 @@ def test_equals_rust_simulate_recording_for_recording(comm, shared_dir, multiple
 
 def test_rw_appends_a_run_beside_the_first(comm, shared_dir):
     path = os.path.join(shared_dir, "runs.nio")
-    for name, mode in (("first", "ow"), ("second", "rw"), ("second", "rw")):
+    for name, mode, io in (("first", "ow", "collective"), ("second", "rw", "independent"), ("second", "rw", "collective")):
         result = br.SimulationResult(name, {}, comm, duration_ms=10.0)
         result.create_recorder(lambda ctx: ctx.spike_train("p", comm.rank, "m", [1.0 + ctx.rank]), device="d", kind="k")
         result.flush()
-        result.write(path, mode=mode)
+        result.write(path, mode=mode, io=io, share_properties=name == "first")
 
     def check():
         runs = br.NioFile(path).runs()
