@@ -51,6 +51,7 @@
 pub mod block_writer;
 pub mod contract;
 mod error;
+mod file_mode;
 mod h5;
 #[doc(hidden)]
 pub mod internals;
@@ -61,6 +62,7 @@ pub mod multiplex;
 pub mod nix;
 mod os;
 mod parallel;
+mod progress;
 pub mod plot;
 pub mod provenance;
 pub mod reader;

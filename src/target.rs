@@ -13,7 +13,7 @@ use crate::h5::{Owned, Session, overlay_fapl};
 use crate::journal::{self, Journal, NewFile, parent_dir};
 use crate::lock::{self, Got, Kind};
 use crate::nix::runs;
-use crate::writer::FileMode;
+use crate::file_mode::FileMode;
 
 /// The file one collective write changes, held by rank 0 from layout to commit. Dropped
 /// uncommitted, it leaves the target as it was: a new file is removed, a change to an

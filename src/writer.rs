@@ -15,7 +15,6 @@
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -33,30 +32,9 @@ use crate::parallel::hints::{self, MpioReport};
 use crate::parallel::mpio::{self, Io};
 use crate::parallel::plan;
 use crate::target::Target;
-
-/// How `write` treats an existing file (CONTRACT.md's file modes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum FileMode {
-    /// `ow`: create, or replace an existing file once the new one is complete.
-    #[default]
-    Overwrite,
-    /// `rw`: add this run's Block beside those already in the file (create if missing).
-    Append,
-}
-
-impl FromStr for FileMode {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "ow" => Ok(FileMode::Overwrite),
-            "rw" => Ok(FileMode::Append),
-            other => Err(Error::invalid("file mode", format!("{other:?} is not one of 'ow', 'rw'"))),
-        }
-    }
-}
-
-/// Called on rank 0 while the layout is written: `(objects done, objects in total)`.
-pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
+pub use crate::file_mode::FileMode;
+pub use crate::progress::Progress;
+use crate::progress::Ticker;
 
 /// The default of [`WriteOptions::align`]: 1 MiB.
 pub const DEFAULT_ALIGN: u64 = 1 << 20;
@@ -138,35 +116,6 @@ pub(crate) fn trip(fault: Option<Fault>, rank: i32, point: FaultPoint, path: &Pa
             Err(Error::io("write", path, std::io::Error::other(format!("injected fault at {point:?}"))))
         }
         _ => Ok(()),
-    }
-}
-
-/// Counts laid-out objects and reports about every 1% of them.
-pub(crate) struct Ticker<'a> {
-    done: std::cell::Cell<u64>,
-    total: u64,
-    every: u64,
-    progress: Option<Progress<'a>>,
-}
-
-impl<'a> Ticker<'a> {
-    fn new(total: u64, progress: Option<Progress<'a>>) -> Self {
-        Ticker { done: std::cell::Cell::new(0), total, every: (total / 100).max(1), progress }
-    }
-
-    /// One more object laid out.
-    pub(crate) fn tick(&self) {
-        let done = self.done.get() + 1;
-        self.done.set(done);
-        if let Some(p) = self.progress.filter(|_| done % self.every == 0) {
-            p(done, self.total);
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(p) = self.progress {
-            p(self.total, self.total);
-        }
     }
 }
 

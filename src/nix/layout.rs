@@ -19,7 +19,7 @@ use crate::h5::{File, GroupKind, Kit, NumType, Obj, Reserved};
 use crate::model::{Annotations, Segment, Value};
 use crate::parallel::describe::{ArrayDesc, Description, ObjectDesc, Payload, Role, Shape};
 use crate::parallel::plan::{Placed, SegmentPlan};
-use crate::writer::Ticker;
+use crate::progress::Ticker;
 
 /// A hyphenated UUID4 (`entity_id`).
 fn entity_id() -> String {
@@ -241,16 +241,17 @@ fn properties<'f>(props: &Obj<'f>, kit: &Kit, job: &SegmentJob<'_>, shared: &Sha
 fn write_train<'f>(block: &BlockHandles<'f>, kit: &Kit, job: &SegmentJob<'_>, shared: &Shared<'f>, p: &Placed, links: &Obj<'_>) -> Result<()> {
     let d = object(job.descs, job.index, p, true);
     let Shape::Spikes { n, .. } = d.shape else { unreachable!("planned as a spike train") };
-    let times = names::times_array(&p.name);
+    let name = names::object_name("spiketrain", p.id);
+    let times = names::times_array(&name);
     let da = block.data_arrays.group(kit, &times, GroupKind::Small)?;
     let at = job.written_at;
     entity(&da, kit, &times, types::SPIKETRAIN_TIMES, at, at)?;
     da.attr_str(kit, attr::UNIT, &d.units, false)?;
     data_set(&da, kit, job, group::VALUES, NumType::F64, n, &Source { spikes: true, placed: p, role: Role::Times })?;
-    let mt = block.multi_tags.group(kit, &p.name, GroupKind::Small)?;
-    let mt_id = entity(&mt, kit, &p.name, types::SPIKETRAIN, at, at)?;
+    let mt = block.multi_tags.group(kit, &name, GroupKind::Small)?;
+    let mt_id = entity(&mt, kit, &name, types::SPIKETRAIN, at, at)?;
     mt.link(kit, &da, group::POSITIONS)?;
-    let (_, props) = section(&mt, kit, &p.name, types::SPIKETRAIN_METADATA, at)?;
+    let (_, props) = section(&mt, kit, &name, types::SPIKETRAIN_METADATA, at)?;
     properties(&props, kit, job, shared, d, (true, p))?;
     links.link(kit, &mt, &mt_id)
 }
@@ -260,9 +261,10 @@ fn write_signal<'f>(block: &BlockHandles<'f>, kit: &Kit, job: &SegmentJob<'_>, s
     let Shape::Signal { n_samples, n_channels, sampling_period, ref time_units } = d.shape else {
         unreachable!("planned as a signal")
     };
+    let name = names::object_name("analogsignal", p.id);
     let mut section_of_first: Option<Obj<'_>> = None;
     for c in 0..n_channels as usize {
-        let array = names::channel_array(&p.name, c);
+        let array = names::channel_array(&name, c);
         let da = block.data_arrays.group(kit, &array, GroupKind::Small)?;
         let da_id = entity(&da, kit, &array, types::ANALOGSIGNAL, job.written_at, job.written_at)?;
         da.attr_str(kit, attr::UNIT, &d.units, false)?;
@@ -272,7 +274,7 @@ fn write_signal<'f>(block: &BlockHandles<'f>, kit: &Kit, job: &SegmentJob<'_>, s
         match &section_of_first {
             Some(sec) => da.link(kit, sec, group::METADATA)?,
             None => {
-                let (sec, props) = section(&da, kit, &p.name, types::ANALOGSIGNAL_METADATA, job.written_at)?;
+                let (sec, props) = section(&da, kit, &name, types::ANALOGSIGNAL_METADATA, job.written_at)?;
                 properties(&props, kit, job, shared, d, (false, p))?;
                 section_of_first = Some(sec);
             }

@@ -1,7 +1,7 @@
 //! The layout planner: pure, no MPI and no HDF5.
 //!
 //! From every rank's [`Description`] it decides the file order of each segment's objects
-//! and their NIX names. The order follows CONTRACT.md and
+//! and the UUIDs their NIX names are made of (the NIX layer makes the names). The order follows CONTRACT.md and
 //! does not depend on how cells are spread over ranks: spike trains, then signals; within
 //! each, by device (registration order), `bsb_ps_name`, `bsb_cell_id`, name; objects
 //! without a cell anchor last, by rank.
@@ -13,15 +13,14 @@ use uuid::Uuid;
 
 use super::describe::Description;
 use crate::contract::keys;
-use crate::nix::names;
 
-/// Where one object of the file comes from, and its NIX name.
+/// Where one object of the file comes from, and the UUID of its NIX name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Placed {
     pub rank: u32,
     pub local: u32,
-    /// `neo.spiketrain.<hex>` or `neo.analogsignal.<hex>`.
-    pub name: String,
+    /// Names the object: `neo.spiketrain.<hex>` or `neo.analogsignal.<hex>`.
+    pub id: Uuid,
 }
 
 /// The order of one segment's objects in the file.
@@ -54,11 +53,7 @@ pub(crate) fn plan(descs: &[Description], new_id: &mut dyn FnMut() -> Uuid) -> P
         let mut plan = SegmentPlan::default();
         for spikes in [true, false] {
             let order = order(descs, s, spikes, &device_order);
-            let kind = if spikes { "spiketrain" } else { "analogsignal" };
-            let placed: Vec<Placed> = order
-                .into_iter()
-                .map(|(rank, local)| Placed { rank, local, name: names::object_name(kind, new_id()) })
-                .collect();
+            let placed: Vec<Placed> = order.into_iter().map(|(rank, local)| Placed { rank, local, id: new_id() }).collect();
             if spikes {
                 plan.spiketrains = placed;
             } else {
@@ -202,12 +197,11 @@ mod tests {
     }
 
     #[test]
-    fn names_are_unique_neo_names() {
+    fn every_object_draws_its_own_id() {
         let descs = vec![rank(&["d"], vec![train("d", Some("a"), 1, 1), train("d", Some("a"), 2, 1)])];
         let p = plan(&descs, &mut counter());
-        let names: Vec<_> = p.segments[0].spiketrains.iter().map(|x| x.name.clone()).collect();
-        assert_eq!(names[0], "neo.spiketrain.00000000000000000000000000000001");
-        assert_ne!(names[0], names[1]);
+        let ids: Vec<_> = p.segments[0].spiketrains.iter().map(|x| x.id).collect();
+        assert_eq!(ids, [Uuid::from_u128(1), Uuid::from_u128(2)]);
     }
 
     #[test]

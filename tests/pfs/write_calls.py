@@ -7,8 +7,8 @@ phase, the same for 1,000 as for 10,000 cells (independent of the number of obje
 4 KiB block is written by two ranks, and the file reads back (`bsb-results inspect`).
 
 The data phase of a rank starts where our code checks that it can open the file for
-writing (an `openat` with O_WRONLY|O_CLOEXEC of the file); from there, every write,
-pwrite64 or pwritev on a descriptor of that file counts.
+writing (an `openat` of the file with exactly O_WRONLY|O_CLOEXEC; the file is created with
+O_CREAT); from there, every write, pwrite64 or pwritev on a descriptor of that file counts.
 
 usage: write_calls.py --bin target/release/bsb-results --ranks 2 4 --cells 1000 10000
 """
@@ -41,7 +41,7 @@ def data_writes(trace, target):
                 path, flags, fd = m.group(1), m.group(2), int(m.group(3))
                 if re.fullmatch(re.escape(target) + r"\.[0-9a-f]+\.partial", os.path.basename(path)):
                     fds[fd] = True
-                    started = started or ("O_WRONLY" in flags and "O_CLOEXEC" in flags)
+                    started = started or flags == "O_WRONLY|O_CLOEXEC"
                 else:
                     fds.pop(fd, None)
             elif m := CLOSE.match(line):
