@@ -338,7 +338,8 @@ def main():
         for n in sizes:
             args = ["--cells", str(n), *spikes[2:]]
             s = raw[f"linear_{n}"] = simulate(a.bin, f"{work}/linear{n}.nio", args)
-            seconds, peak, _ = raw[f"linear_{n}_inspect"] = measured([a.bin, "inspect", "--json", f"{work}/linear{n}.nio"])
+            seconds, peak, _ = measured([a.bin, "inspect", "--json", f"{work}/linear{n}.nio"])
+            raw[f"linear_{n}_inspect"] = {"seconds": seconds, "peak_bytes": peak}
             s["inspect_seconds"], s["inspect_peak"] = seconds, peak
             os.remove(f"{work}/linear{n}.nio")
         first = raw[f"linear_{sizes[0]}"]
