@@ -124,8 +124,8 @@ impl Obj<'_> {
     unsafe fn read_attr(&self, a: hid_t, what: &dyn Fn() -> String) -> Result<Option<Attr>> {
         // SAFETY: `a` is an open attribute (caller); ids are wrapped so they close.
         unsafe {
-            let t = Owned::datatype(H5Aget_type(a))?;
-            let space = Owned::dataspace(H5Aget_space(a))?;
+            let t = self.owned(Owned::datatype, H5Aget_type(a), what)?;
+            let space = self.owned(Owned::dataspace, H5Aget_space(a), what)?;
             let n = self.count(H5Sget_simple_extent_npoints(space.id()), 8, what)?;
             let read = |mem: hid_t, buf: *mut c_void| self.file().check(H5Aread(a, mem, buf), "read attribute", what);
             match classify(t.id()) {
@@ -159,7 +159,7 @@ impl Obj<'_> {
     pub(crate) fn len(&self) -> Result<usize> {
         // SAFETY: open dataset; the space id is wrapped.
         unsafe {
-            let space = Owned::dataspace(H5Dget_space(self.id()))?;
+            let space = self.owned(Owned::dataspace, H5Dget_space(self.id()), &|| self.name())?;
             self.count(H5Sget_simple_extent_npoints(space.id()), 1, &|| self.name())
         }
     }
@@ -173,6 +173,15 @@ impl Obj<'_> {
         usize::try_from(n).map_err(|_| self.bad(what(), "is too large"))
     }
 
+    /// Wraps an id this object's reading opened (its type or space); a failure names the
+    /// object and the file.
+    fn owned(&self, wrap: fn(hid_t) -> Result<Owned>, id: hid_t, what: &dyn Fn() -> String) -> Result<Owned> {
+        wrap(id).map_err(|e| match e {
+            Error::Hdf5 { op, message, .. } => Error::Hdf5 { op, object: what(), path: self.file().path().into(), message },
+            e => e,
+        })
+    }
+
     fn bad(&self, what: String, problem: &str) -> Error {
         Error::Format { path: self.file().path().into(), problem: format!("{what} {problem}") }
     }
@@ -182,7 +191,7 @@ impl Obj<'_> {
         let what = || self.name();
         // SAFETY: open dataset; buffers hold `n` elements of the memory type passed.
         unsafe {
-            let t = Owned::datatype(H5Dget_type(self.id()))?;
+            let t = self.owned(Owned::datatype, H5Dget_type(self.id()), &what)?;
             let n = self.len()?;
             let read = |mem: hid_t, buf: *mut c_void| {
                 self.file().check(H5Dread(self.id(), mem, H5S_ALL, H5S_ALL, dxpl, buf), "read dataset", what)
@@ -217,7 +226,7 @@ impl Obj<'_> {
                     }
                     let out = ptrs.iter().map(|p| c_to_string(*p)).collect();
                     if n > 0 {
-                        let space = Owned::dataspace(H5Dget_space(self.id()))?;
+                        let space = self.owned(Owned::dataspace, H5Dget_space(self.id()), &what)?;
                         H5Dvlen_reclaim(mem.id(), space.id(), dxpl, ptrs.as_mut_ptr().cast());
                     }
                     Ok(Data::Strings(out))
