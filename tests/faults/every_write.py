@@ -32,18 +32,10 @@ import warnings
 warnings.simplefilter("ignore")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "neo"))
 from neo_files import read_blocks  # noqa: E402
+from checks import ENV, need, problems  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHAPE = ["--cells", "4", "--voltage-cells", "1", "--duration-ms", "150", "--resolution-ms", "0.5", "--quiet"]
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", RUST_BACKTRACE="0")
-problems = []
-
-
-def need(ok, msg):
-    if not ok:
-        problems.append(msg)
-        print("  PROBLEM", msg, flush=True)
-    return ok
 
 
 def build_shim(work):

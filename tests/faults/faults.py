@@ -23,20 +23,12 @@ import warnings
 warnings.simplefilter("ignore")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "neo"))
 from neo_files import read_blocks  # noqa: E402
+from checks import ENV, need, problems  # noqa: E402
 
 CHECKPOINTS = 4
 SMALL = (40, 4)
 #: Random kills use a heavier run, so that many land inside a checkpoint's write.
 LARGE = (3000, 40)
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", RUST_BACKTRACE="0")
-problems = []
-
-
-def need(ok, msg):
-    if not ok:
-        problems.append(msg)
-        print("  PROBLEM", msg, flush=True)
-    return ok
 
 
 class Job:

@@ -25,17 +25,9 @@ import warnings
 warnings.simplefilter("ignore")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "neo"))
 from neo_files import read_blocks  # noqa: E402
+from checks import ENV, need, problems  # noqa: E402
 
 SHAPE = ["--cells", "40", "--voltage-cells", "40", "--duration-ms", "400", "--resolution-ms", "0.5", "--quiet"]
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", RUST_BACKTRACE="0")
-problems = []
-
-
-def need(ok, msg):
-    if not ok:
-        problems.append(msg)
-        print("  PROBLEM", msg, flush=True)
-    return ok
 
 
 def mount(disk, size):

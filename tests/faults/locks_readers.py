@@ -27,18 +27,11 @@ import tempfile
 import threading
 import time
 
+from checks import ENV, need, problems
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHAPE = ["--cells", "20", "--voltage-cells", "2", "--duration-ms", "300", "--resolution-ms", "0.5", "--quiet"]
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", RUST_BACKTRACE="0")
 ENV.pop("HDF5_USE_FILE_LOCKING", None)
-problems = []
-
-
-def need(ok, msg):
-    if not ok:
-        problems.append(msg)
-        print("  PROBLEM", msg, flush=True)
-    return ok
 
 
 def sha(path):
