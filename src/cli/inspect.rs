@@ -103,27 +103,42 @@ pub(crate) fn inspect(args: &InspectArgs) -> bsb_results::Result<String> {
     let filter = Filter { device: args.device.clone(), ps_name: args.ps_name.clone(), cell_id: args.cell_id };
     if args.data {
         let block = file.read(&run)?;
-        return Ok(json_array(iter_recordings_where(&block, filter).map(|r| recording_row(&r, &block))));
+        let mut out = JsonArray::default();
+        iter_recordings_where(&block, filter).for_each(|r| out.push(&recording_row(&r, &block)));
+        return Ok(out.finish());
     }
-    let listing = file.list(&run, !args.no_annotations)?;
     if !args.json {
-        return Ok(summary(&file, &run, &listing));
+        return Ok(summary(&file, &run, &file.list(&run, true)?));
     }
-    Ok(json_array(listing.objects.iter().flat_map(|o| rows(o, &listing.block, &filter, args.no_annotations))))
+    // Each object's rows are written as it is listed: no listing of the whole run is held.
+    let mut out = JsonArray::default();
+    file.list_each(&run, !args.no_annotations, &mut |block, o| {
+        rows(&o, block, &filter, args.no_annotations).iter().for_each(|row| out.push(row));
+        Ok(())
+    })?;
+    Ok(out.finish())
 }
 
-/// A JSON array of `rows`, each serialized as it comes (a file's rows as JSON values at
-/// once take several times the text).
-fn json_array(rows: impl Iterator<Item = Json>) -> String {
-    let mut out = b"[".to_vec();
-    for (i, row) in rows.enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        serde_json::to_writer(&mut out, &row).expect("JSON values");
+/// A JSON array written row by row (a file's rows as JSON values at once take several
+/// times the text).
+#[derive(Default)]
+struct JsonArray {
+    text: Vec<u8>,
+}
+
+impl JsonArray {
+    fn push(&mut self, row: &Json) {
+        self.text.push(if self.text.is_empty() { b'[' } else { b',' });
+        serde_json::to_writer(&mut self.text, row).expect("JSON values");
     }
-    out.push(b']');
-    String::from_utf8(out).expect("serde_json writes UTF-8")
+
+    fn finish(mut self) -> String {
+        if self.text.is_empty() {
+            self.text.push(b'[');
+        }
+        self.text.push(b']');
+        String::from_utf8(self.text).expect("serde_json writes UTF-8")
+    }
 }
 
 /// The JSON rows of one listed object: one per recording (or the object itself when

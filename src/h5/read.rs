@@ -8,7 +8,7 @@ use hdf5_sys::h5a::{H5Aclose, H5Aexists, H5Aget_space, H5Aget_type, H5Aopen, H5A
 use hdf5_sys::h5d::{H5Dget_space, H5Dget_type, H5Dread, H5Dvlen_reclaim};
 use hdf5_sys::h5i::hid_t;
 use hdf5_sys::h5l::{H5L_info1_t, H5L_type_t, H5Lexists, H5Literate1};
-use hdf5_sys::h5o::H5Oopen_by_addr;
+use hdf5_sys::h5o::{H5O_INFO_BASIC, H5O_info1_t, H5Oget_info2, H5Oopen_by_addr};
 use hdf5_sys::h5p::H5P_DEFAULT;
 use hdf5_sys::h5s::{H5S_ALL, H5Sget_simple_extent_npoints};
 use hdf5_sys::h5t::{
@@ -160,6 +160,15 @@ impl File {
 }
 
 impl<'f> Obj<'f> {
+
+    /// How many hard links name this object (more than one: it is shared).
+    pub(crate) fn link_count(&self) -> Result<u32> {
+        let mut info = H5O_info1_t::default();
+        // SAFETY: an open object; the struct is plain data HDF5 fills.
+        let ret = unsafe { H5Oget_info2(self.id(), &raw mut info, H5O_INFO_BASIC) };
+        self.file().check(ret, "get the link count of", || self.name())?;
+        Ok(info.rc)
+    }
 
     /// Whether this group has a link `name`.
     pub(crate) fn has(&self, name: &str) -> bool {

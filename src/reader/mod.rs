@@ -196,7 +196,22 @@ impl NioFile {
     /// # Errors
     /// [`Error::Format`] naming the object for malformed or missing parts.
     pub fn list(&self, run: &Run, annotations: bool) -> Result<Listing> {
-        h5::locked(|| self.walk(run, annotations))
+        let mut objects = Vec::new();
+        let block = self.list_each(run, annotations, &mut |_, o| {
+            objects.push(o);
+            Ok(())
+        })?;
+        Ok(Listing { block, objects })
+    }
+
+    /// Describes the objects of `run` as [`NioFile::list`] does, handing each to `each`
+    /// as it is read, with the Block as listed so far (its segments up to the object's);
+    /// returns the Block. Memory stays that of one object, however many the run holds.
+    ///
+    /// # Errors
+    /// As [`NioFile::list`], and the first error of `each`, which ends the listing.
+    pub fn list_each(&self, run: &Run, annotations: bool, each: &mut dyn FnMut(&Block, Listed) -> Result<()>) -> Result<Block> {
+        h5::locked(|| self.walk(run, annotations, each))
     }
 
     /// Reads one listed object's data.
@@ -262,7 +277,7 @@ impl NioFile {
     }
 
     /// The traversal behind [`NioFile::list`], under the HDF5 lock.
-    fn walk(&self, run: &Run, annotations: bool) -> Result<Listing> {
+    fn walk(&self, run: &Run, annotations: bool, each: &mut dyn FnMut(&Block, Listed) -> Result<()>) -> Result<Block> {
         let base = format!("/{}/{}", group::DATA, run.nix_name);
         let block_obj = self.file.open_path(&base, Some(&format!("Block {}", run.nix_name)))?;
         let what = || format!("Block {}", run.nix_name);
@@ -274,7 +289,6 @@ impl NioFile {
             annotations: with_nix_name(&run.nix_name, section.annotations),
             segments: Vec::new(),
         };
-        let mut objects = Vec::new();
         if let Some(groups) = find(&block_links, group::GROUPS) {
             let groups = block_obj.open_link(groups)?;
             for link in groups.many_links()? {
@@ -297,12 +311,12 @@ impl NioFile {
                     spiketrains: Vec::new(),
                     analogsignals: Vec::new(),
                 });
-                let at = Place { g: &g, children: &children, seg_path: &seg_path, segment: index };
-                self.list_trains(&at, annotations, &mut objects)?;
-                self.list_signals(&at, annotations, &mut objects)?;
+                let at = Place { g: &g, children: &children, seg_path: &seg_path, segment: index, block: &block };
+                self.list_trains(&at, annotations, each)?;
+                self.list_signals(&at, annotations, each)?;
             }
         }
-        Ok(Listing { block, objects })
+        Ok(block)
     }
 
     /// The section properties of an object: all of them, or only Neo's own.
@@ -312,7 +326,7 @@ impl NioFile {
         self.properties.section(owner, children, self.kit.dxpl(), wanted, consumed, what)
     }
 
-    fn list_trains(&self, at: &Place<'_, '_>, annotations: bool, out: &mut Vec<Listed>) -> Result<()> {
+    fn list_trains(&self, at: &Place<'_, '_>, annotations: bool, out: &mut dyn FnMut(&Block, Listed) -> Result<()>) -> Result<()> {
         let Some(tags) = find(at.children, group::MULTI_TAGS) else {
             return Ok(());
         };
@@ -332,7 +346,7 @@ impl NioFile {
             let (n, times) = self.values(&positions, format!("{}/{}/{}/{}/{}", at.seg_path, group::MULTI_TAGS, link.name, group::POSITIONS, group::VALUES))?;
             let t_stop = section.reserved.get(prop::T_STOP).ok_or_else(|| self.bad(format!("{}: it has no t_stop", what())))?;
             let t_start = section.reserved.get(prop::T_START).map_or(Ok(0.0), |v| self.magnitude(v, &units, &what))?;
-            out.push(Listed {
+            out(at.block, Listed {
                 segment: at.segment,
                 kind: Kind::SpikeTrain,
                 name: section.name,
@@ -346,12 +360,12 @@ impl NioFile {
                 annotations: if annotations { with_nix_name(&nix_name, section.annotations) } else { Annotations::new() },
                 array_annotations: section.array_annotations,
                 data: vec![times],
-            });
+            })?;
         }
         Ok(())
     }
 
-    fn list_signals(&self, at: &Place<'_, '_>, annotations: bool, out: &mut Vec<Listed>) -> Result<()> {
+    fn list_signals(&self, at: &Place<'_, '_>, annotations: bool, out: &mut dyn FnMut(&Block, Listed) -> Result<()>) -> Result<()> {
         let Some(arrays) = find(at.children, group::DATA_ARRAYS) else {
             return Ok(());
         };
@@ -390,7 +404,7 @@ impl NioFile {
             #[allow(clippy::cast_precision_loss)]
             let t_stop = t_start + n as f64 * interval;
             let nix_name = section_name(&first, &children)?.unwrap_or(base.clone());
-            out.push(Listed {
+            out(at.block, Listed {
                 segment: at.segment,
                 kind: Kind::AnalogSignal,
                 name: section.name,
@@ -404,7 +418,7 @@ impl NioFile {
                 annotations: if annotations { with_nix_name(&nix_name, section.annotations) } else { Annotations::new() },
                 array_annotations: section.array_annotations,
                 data,
-            });
+            })?;
         }
         Ok(())
     }
@@ -486,6 +500,8 @@ struct Place<'a, 'f> {
     seg_path: &'a str,
     /// Its index in the run.
     segment: usize,
+    /// The Block, listed up to this segment.
+    block: &'a Block,
 }
 
 /// Annotations with `nix_name` first, as Neo reads them.

@@ -93,7 +93,9 @@ impl PropertyReader {
         let array = ds.attr_string(attr::TYPE)?.as_deref() == Some(marker::ARRAY_ANNOTATION);
         let value = decode(ds.read(dxpl)?, definition.as_deref(), unit, array);
         let p = Property { key, value, array };
-        if let Some(a) = link.address {
+        // Only a dataset linked more than once is met again: caching the others would
+        // hold every object's own properties (its name, its cell id) until the end.
+        if let Some(a) = link.address.filter(|_| ds.link_count().map_or(true, |n| n > 1)) {
             self.by_address.borrow_mut().insert(a, p.clone());
         }
         Ok(p)
