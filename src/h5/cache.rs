@@ -71,8 +71,12 @@ impl Obj<'_> {
     /// The links of a group that may hold many, as [`Obj::links`] lists them, with room
     /// in the cache for the group's link storage while they are listed.
     pub(crate) fn many_links(&self) -> Result<Vec<Link>> {
-        let _room = self.room_for_links()?;
-        self.links()
+        let met = {
+            let _room = self.room_for_links()?;
+            self.met_links()?
+        };
+        // The names are made once the cache is back to its size (see `Met`).
+        Ok(met.into_links())
     }
 
     /// Makes room in the file's metadata cache for this group's link storage (its name
