@@ -207,7 +207,11 @@ fn fill(comm: &mut Comm, path: &Path, options: &WriteOptions, payloads: &[Payloa
         Io::Collective => comm.all_gather_u64(mpio::rounds(&pieces) as u64).into_iter().max().unwrap_or(0),
         Io::Independent => 0,
     };
-    let (file, opened) = mpio::open(comm, path, options.mpio_hints());
+    let hints = match options.io() {
+        Io::Collective => hints::collective(options.mpio_hints()),
+        Io::Independent => options.mpio_hints().to_vec(),
+    };
+    let (file, opened) = mpio::open(comm, path, &hints);
     let opened = opened.and_then(|()| options.trip(comm.rank(), FaultPoint::Open, path));
     if let Err(e) = comm.agree(Step::Data, opened) {
         if let Some(f) = file {
