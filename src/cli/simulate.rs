@@ -74,7 +74,8 @@ pub(crate) struct Args {
     #[arg(long)]
     multiplex: bool,
     /// An MPI-IO hint for the ranks' data phase, e.g. `striping_factor=8` (Lustre) or
-    /// `romio_cb_write=enable` (collective buffering). Repeat for several.
+    /// `romio_cb_write=enable` (collective buffering; ROMIO only). Repeat for several.
+    /// Collective writes use `cb_buffer_size=8388608` unless one is given.
     #[arg(long = "mpio-hint", value_name = "KEY=VALUE", value_parser = parse_hint)]
     mpio_hints: Vec<(String, String)>,
     /// How the ranks write their data: `collective` (one MPI_File_write_at_all per rank
