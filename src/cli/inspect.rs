@@ -103,15 +103,27 @@ pub(crate) fn inspect(args: &InspectArgs) -> bsb_results::Result<String> {
     let filter = Filter { device: args.device.clone(), ps_name: args.ps_name.clone(), cell_id: args.cell_id };
     if args.data {
         let block = file.read(&run)?;
-        let rows: Vec<Json> = iter_recordings_where(&block, filter).map(|r| recording_row(&r, &block)).collect();
-        return Ok(serde_json::to_string(&rows).expect("JSON values"));
+        return Ok(json_array(iter_recordings_where(&block, filter).map(|r| recording_row(&r, &block))));
     }
     let listing = file.list(&run, !args.no_annotations)?;
     if !args.json {
         return Ok(summary(&file, &run, &listing));
     }
-    let rows: Vec<Json> = listing.objects.iter().flat_map(|o| rows(o, &listing.block, &filter, args.no_annotations)).collect();
-    Ok(serde_json::to_string(&rows).expect("JSON values"))
+    Ok(json_array(listing.objects.iter().flat_map(|o| rows(o, &listing.block, &filter, args.no_annotations))))
+}
+
+/// A JSON array of `rows`, each serialized as it comes (a file's rows as JSON values at
+/// once take several times the text).
+fn json_array(rows: impl Iterator<Item = Json>) -> String {
+    let mut out = b"[".to_vec();
+    for (i, row) in rows.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut out, &row).expect("JSON values");
+    }
+    out.push(b']');
+    String::from_utf8(out).expect("serde_json writes UTF-8")
 }
 
 /// The JSON rows of one listed object: one per recording (or the object itself when

@@ -6,6 +6,7 @@
 //! their [`File`], so the borrow checker guarantees that every object handle is closed
 //! before the file is.
 
+mod cache;
 mod kit;
 mod overlay;
 mod read;
@@ -26,7 +27,7 @@ pub(crate) use kit::{GroupKind, Kit, NumType, Nums};
 #[cfg(test)]
 pub(crate) use overlay::Page;
 pub(crate) use overlay::{Pending, Session, fapl as overlay_fapl};
-pub(crate) use read::{Attr, Data};
+pub(crate) use read::{Attr, Data, Link, find};
 pub(crate) use reserve::{HEADER_BYTES, Reserved, set_extents};
 
 use crate::error::{Error, Result};
@@ -128,7 +129,7 @@ impl File {
         let c = cstr(path);
         // SAFETY: open file id and NUL-terminated path.
         let id = unsafe { H5Oopen(self.id, c.as_ptr(), H5P_DEFAULT) };
-        self.check(id, "open", || what.unwrap_or(path).to_owned()).map(|id| Obj { id, file: self })
+        self.check(id, "open", || what.unwrap_or(path).to_owned()).map(|id| Obj::new(id, self))
     }
 
     /// Closes the file, reporting any error of the final flush.
@@ -172,9 +173,17 @@ impl Drop for File {
 pub(crate) struct Obj<'f> {
     id: hid_t,
     file: &'f File,
+    /// Its path for messages, where HDF5 knows none (an object opened by address, and
+    /// what is opened below it).
+    label: Option<Box<str>>,
 }
 
 impl<'f> Obj<'f> {
+    /// Wraps an open object id of `file`.
+    fn new(id: hid_t, file: &'f File) -> Obj<'f> {
+        Obj { id, file, label: None }
+    }
+
     pub(crate) fn id(&self) -> hid_t {
         self.id
     }
@@ -184,6 +193,9 @@ impl<'f> Obj<'f> {
 
     /// This object's path in the file (for messages).
     pub(crate) fn name(&self) -> String {
+        if let Some(label) = &self.label {
+            return label.to_string();
+        }
         let mut buf = vec![0 as c_char; 512];
         // SAFETY: buffer of the given size; H5Iget_name NUL-terminates within it.
         let n = unsafe { H5Iget_name(self.id, buf.as_mut_ptr(), buf.len()) };
@@ -205,12 +217,17 @@ impl<'f> Obj<'f> {
         let c = cstr(name);
         // SAFETY: open location id and NUL-terminated name.
         let id = unsafe { H5Oopen(self.id, c.as_ptr(), H5P_DEFAULT) };
-        self.file.check(id, "open", || self.child_name(name)).map(|id| Obj { id, file: self.file })
+        self.wrap(id, "open", name)
     }
 
-    /// Wraps an id this object's file just handed out.
+    /// Wraps an id this object's file just handed out for its child `name`; below an
+    /// object HDF5 knows no path of, the child is labelled with its path.
     fn wrap(&self, id: hid_t, op: &'static str, name: &str) -> Result<Obj<'f>> {
-        self.file.check(id, op, || self.child_name(name)).map(|id| Obj { id, file: self.file })
+        let mut obj = self.file.check(id, op, || self.child_name(name)).map(|id| Obj::new(id, self.file))?;
+        if self.label.is_some() {
+            obj.label = Some(self.child_name(name).into());
+        }
+        Ok(obj)
     }
 }
 
@@ -270,6 +287,7 @@ pub(crate) fn read_fapl(view: Option<&std::sync::Arc<Session>>) -> Result<Owned>
         setup(hdf5_sys::h5::H5open(), "initialize HDF5")?;
         let fapl = Owned::plist(H5Pcreate(*H5P_CLS_FILE_ACCESS))?;
         setup(H5Pset_file_locking(fapl.id(), TRUE, TRUE), "set file locking")?;
+        cache::fixed(fapl.id(), cache::READ)?;
         fapl
     };
     match view {

@@ -7,7 +7,8 @@ use hdf5_sys::h5::{H5_index_t, H5_iter_order_t, H5free_memory, hsize_t};
 use hdf5_sys::h5a::{H5Aclose, H5Aexists, H5Aget_space, H5Aget_type, H5Aopen, H5Aread};
 use hdf5_sys::h5d::{H5Dget_space, H5Dget_type, H5Dread, H5Dvlen_reclaim};
 use hdf5_sys::h5i::hid_t;
-use hdf5_sys::h5l::{H5L_info1_t, H5L_type_t, H5Lexists, H5Lget_info1, H5Literate1};
+use hdf5_sys::h5l::{H5L_info1_t, H5L_type_t, H5Lexists, H5Literate1};
+use hdf5_sys::h5o::H5Oopen_by_addr;
 use hdf5_sys::h5p::H5P_DEFAULT;
 use hdf5_sys::h5s::{H5S_ALL, H5Sget_simple_extent_npoints};
 use hdf5_sys::h5t::{
@@ -15,7 +16,7 @@ use hdf5_sys::h5t::{
     H5Tget_class, H5Tget_cset, H5Tget_size, H5Tget_strpad, H5Tis_variable_str, H5Tset_cset, H5Tset_size,
 };
 
-use super::{Obj, Owned, cstr};
+use super::{File, Obj, Owned, cstr};
 use crate::error::{Error, Result};
 
 /// A dataset's values, as Neo reads them.
@@ -49,46 +50,116 @@ enum Class {
 /// The largest number of bytes one read may allocate: a hostile file can claim any size.
 const MAX_READ: u64 = 1 << 34;
 
-extern "C" fn collect_link(_group: hid_t, name: *const c_char, _info: *const H5L_info1_t, data: *mut c_void) -> i32 {
-    // SAFETY: HDF5 passes a NUL-terminated name and our `Vec<String>` as `data`.
+/// A link of a group: its name and, for a hard link, where the object it names is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Link {
+    pub name: String,
+    /// The object's address: its identity (`None` for a soft or external link).
+    pub address: Option<u64>,
+}
+
+/// The link `name` among `links`.
+pub(crate) fn find<'l>(links: &'l [Link], name: &str) -> Option<&'l Link> {
+    links.iter().find(|l| l.name == name)
+}
+
+/// A link as an iteration met it, with its creation order where the group tracks it.
+struct Met {
+    link: Link,
+    order: Option<i64>,
+}
+
+extern "C" fn collect_link(_group: hid_t, name: *const c_char, info: *const H5L_info1_t, data: *mut c_void) -> i32 {
+    // SAFETY: HDF5 passes a NUL-terminated name, the link's info and our `Vec<Met>` as
+    // `data`; the address is the union's member for hard links.
     unsafe {
-        let names = &mut *data.cast::<Vec<String>>();
-        names.push(CStr::from_ptr(name).to_string_lossy().into_owned());
+        let met = &mut *data.cast::<Vec<Met>>();
+        let info = info.as_ref().copied();
+        let address = info.filter(|i| i.type_ == H5L_type_t::H5L_TYPE_HARD).map(|mut i| *i.u.address());
+        let order = info.filter(|i| i.corder_valid != 0).map(|i| i.corder);
+        met.push(Met { link: Link { name: CStr::from_ptr(name).to_string_lossy().into_owned(), address }, order });
     }
     0
 }
 
-impl Obj<'_> {
-    /// The names of this group's links, in creation order (name order when the group does
-    /// not track creation order).
-    pub(crate) fn links(&self) -> Result<Vec<String>> {
-        for index in [H5_index_t::H5_INDEX_CRT_ORDER, H5_index_t::H5_INDEX_NAME] {
-            let mut names: Vec<String> = Vec::new();
+impl<'f> Obj<'f> {
+    /// This group's links, in creation order (name order when the group does not track
+    /// creation order).
+    ///
+    /// HDF5's iteration "in increasing creation order" of a group with dense link storage
+    /// builds a table of all links by walking the *name* index, which visits the links in
+    /// the order of their names' hashes: in a group of many links, every step reads a
+    /// random block of the link heap, and once the heap outgrows the metadata cache that
+    /// costs a block read per link. The "native" order walks the creation-order index
+    /// where there is one, in order; the links are then sorted by the creation order
+    /// they report (already sorted, unless HDF5 walked another index).
+    pub(crate) fn links(&self) -> Result<Vec<Link>> {
+        let iterate = |index: H5_index_t, order: H5_iter_order_t| {
+            let mut met: Vec<Met> = Vec::new();
             let mut idx: hsize_t = 0;
-            // SAFETY: open group; the callback only pushes into `names`.
-            let ret = unsafe {
-                H5Literate1(self.id(), index, H5_iter_order_t::H5_ITER_INC, &raw mut idx, Some(collect_link), (&raw mut names).cast())
-            };
-            if ret >= 0 {
-                return Ok(names);
+            // SAFETY: open group; the callback only pushes into `met`.
+            let ret = unsafe { H5Literate1(self.id(), index, order, &raw mut idx, Some(collect_link), (&raw mut met).cast()) };
+            (ret >= 0).then_some(met)
+        };
+        if let Some(mut met) = iterate(H5_index_t::H5_INDEX_CRT_ORDER, H5_iter_order_t::H5_ITER_NATIVE) {
+            if met.iter().all(|m| m.order.is_some()) {
+                if !met.is_sorted_by_key(|m| m.order) {
+                    met.sort_unstable_by_key(|m| m.order);
+                }
+                return Ok(met.into_iter().map(|m| m.link).collect());
             }
         }
-        self.file().check(-1i32, "list links of", || self.name()).map(|_| Vec::new())
+        match iterate(H5_index_t::H5_INDEX_NAME, H5_iter_order_t::H5_ITER_INC) {
+            Some(met) => Ok(met.into_iter().map(|m| m.link).collect()),
+            None => self.file().check(-1i32, "list links of", || self.name()).map(|_| Vec::new()),
+        }
     }
 
-    /// The file address a hard link `name` of this group points to (`None` for a missing
-    /// or soft link): the identity of the object, to read shared objects once.
-    pub(crate) fn link_address(&self, name: &str) -> Option<u64> {
-        let c = cstr(name);
-        let mut info = H5L_info1_t::default();
-        // SAFETY: open group, NUL-terminated name, out-parameter of the right type.
-        unsafe {
-            if H5Lget_info1(self.id(), c.as_ptr(), &raw mut info, H5P_DEFAULT) < 0 || info.type_ != H5L_type_t::H5L_TYPE_HARD {
-                return None;
-            }
-            Some(*info.u.address())
+    /// Opens the child `name`, found among `links` (this group's [`Obj::links`]) or, if
+    /// it is not there, by name (for HDF5's error).
+    pub(crate) fn open_among(&self, links: &[Link], name: &str) -> Result<Obj<'f>> {
+        match find(links, name) {
+            Some(link) => self.open_link(link),
+            None => self.open(name),
         }
     }
+
+    /// The names of this group's links, in the order of [`Obj::links`].
+    pub(crate) fn link_names(&self) -> Result<Vec<String>> {
+        Ok(self.links()?.into_iter().map(|l| l.name).collect())
+    }
+
+    /// Opens the object `link` (one of this group's [`Obj::links`]) names: a hard link's
+    /// by its address, without looking the name up (in a group of many links, a walk of
+    /// a B-tree that grows with the group); other links by name.
+    pub(crate) fn open_link(&self, link: &Link) -> Result<Obj<'f>> {
+        let Some(address) = link.address else {
+            return self.open(&link.name);
+        };
+        self.file().open_address(address, self.child_name(&link.name))
+    }
+}
+
+impl File {
+    /// Opens the object at `address`, known in messages by `path`.
+    fn open_address(&self, address: u64, path: String) -> Result<Obj<'_>> {
+        // SAFETY: an open file; HDF5 checks what it finds at the address.
+        let id = unsafe { H5Oopen_by_addr(self.id, address) };
+        let id = self.check(id, "open", || path.clone())?;
+        Ok(Obj { id, file: self, label: Some(path.into()) })
+    }
+
+    /// Opens the object `link` names, where its name is a path from the root: by its
+    /// address, if it has one.
+    pub(crate) fn open_link(&self, link: &Link) -> Result<Obj<'_>> {
+        match link.address {
+            Some(address) => self.open_address(address, link.name.clone()),
+            None => self.open_path(&link.name, None),
+        }
+    }
+}
+
+impl<'f> Obj<'f> {
 
     /// Whether this group has a link `name`.
     pub(crate) fn has(&self, name: &str) -> bool {

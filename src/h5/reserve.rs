@@ -78,7 +78,7 @@ impl File {
         let space = kit.space(n)?;
         // SAFETY: open file, valid type, dataspace and property lists.
         let id = unsafe { H5Dcreate_anon(self.id, kit.file_type(t), space.id(), kit.dcpl(Layout::Allocated, 0), H5P_DEFAULT) };
-        self.check(id, "reserve", || format!("a dataset of {n} values")).map(|id| Obj { id, file: self })
+        self.check(id, "reserve", || format!("a dataset of {n} values")).map(|id| Obj::new(id, self))
     }
 }
 

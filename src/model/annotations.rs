@@ -229,6 +229,11 @@ impl Annotations {
         Self::default()
     }
 
+    /// An empty map with room for `n` annotations.
+    pub fn with_capacity(n: usize) -> Self {
+        Annotations(Vec::with_capacity(n))
+    }
+
     /// Sets `key` to `value`, keeping the key's place if it was already set.
     pub fn insert(&mut self, key: impl Into<String>, value: impl Into<Value>) {
         let (key, value) = (key.into(), value.into());
@@ -321,6 +326,16 @@ impl Annotations {
             }
         }
         Ok(())
+    }
+}
+
+impl IntoIterator for Annotations {
+    type Item = (String, Value);
+    type IntoIter = std::vec::IntoIter<(String, Value)>;
+
+    /// The `(key, value)` pairs, in order.
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
     }
 }
 

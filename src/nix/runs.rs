@@ -52,7 +52,7 @@ pub(crate) fn check_root(file: &File) -> Result<()> {
 pub(crate) fn block_names(file: &File, dxpl: hdf5_sys::h5i::hid_t) -> Result<Vec<(String, Option<String>)>> {
     let data = file.open_path(group::DATA, None)?;
     let mut out = Vec::new();
-    for block in data.links()? {
+    for block in data.link_names()? {
         let path = format!("{block}/{}/{}/{}", group::METADATA, group::PROPERTIES, prop::NEO_NAME);
         let neo_name = if data.has(&block) && data.open(&block)?.has(group::METADATA) {
             match data.open(&path).and_then(|d| d.read(dxpl)) {

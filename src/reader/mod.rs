@@ -15,12 +15,13 @@
 
 mod properties;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::h5::{self, Attr, Data, File, Kit, Mode, Obj};
+use crate::h5::{self, Attr, Data, File, Kit, Link, Mode, Obj, find};
 use crate::journal;
 use crate::model::{AnalogSignal, Annotations, Block, Segment, SpikeTrain, Value};
 use crate::nix::names::{attr, group, prop, types};
@@ -71,8 +72,9 @@ pub struct Listed {
     pub annotations: Annotations,
     /// Array annotations (per spike or per channel).
     pub array_annotations: Annotations,
-    /// The datasets of its values: the spike times, or one per channel.
-    data: Vec<String>,
+    /// The datasets of its values: the spike times, or one per channel (each named by its
+    /// path, and found by its address where known).
+    data: Vec<Link>,
 }
 
 /// A run's structure without samples: the Block with its segments (no objects yet) and
@@ -160,11 +162,12 @@ impl NioFile {
         h5::locked(|| {
             let data = self.file.open_path(group::DATA, None)?;
             let mut runs: Vec<Run> = Vec::new();
-            for nix_name in data.links()? {
-                let block = data.open(&nix_name)?;
+            for link in data.many_links()? {
+                let block = data.open_link(&link)?;
+                let nix_name = link.name;
                 let what = || format!("Block {nix_name}");
                 let wanted = [prop::NEO_NAME, "run_index"];
-                let section = self.properties.section(&block, self.kit.dxpl(), Some(&wanted), &[], &what)?;
+                let section = self.properties.section(&block, &block.links()?, self.kit.dxpl(), Some(&wanted), &[], &what)?;
                 let before = runs.iter().filter(|r| r.name == section.name).count();
                 let run_index = section.annotations.get_int("run_index").unwrap_or(i64::try_from(before).unwrap_or(i64::MAX));
                 runs.push(Run { nix_name, name: section.name, run_index });
@@ -203,8 +206,9 @@ impl NioFile {
     pub fn load(&self, listed: &Listed) -> Result<Object> {
         h5::locked(|| {
             let mut channels = Vec::with_capacity(listed.data.len());
-            for path in &listed.data {
-                let values = match self.file.open_path(path, None)?.read(self.kit.dxpl())? {
+            for link in &listed.data {
+                let path = &link.name;
+                let values = match self.file.open_link(link)?.read(self.kit.dxpl())? {
                     Data::F64(v) => v,
                     #[allow(clippy::cast_precision_loss)]
                     Data::I64(v) => v.into_iter().map(|x| x as f64).collect(),
@@ -262,7 +266,8 @@ impl NioFile {
         let base = format!("/{}/{}", group::DATA, run.nix_name);
         let block_obj = self.file.open_path(&base, Some(&format!("Block {}", run.nix_name)))?;
         let what = || format!("Block {}", run.nix_name);
-        let section = self.properties.section(&block_obj, self.kit.dxpl(), None, &[], &what)?;
+        let block_links = block_obj.links()?;
+        let section = self.properties.section(&block_obj, &block_links, self.kit.dxpl(), None, &[], &what)?;
         let mut block = Block {
             name: section.name,
             rec_datetime: block_obj.attr_string(attr::CREATED_AT)?,
@@ -270,20 +275,21 @@ impl NioFile {
             segments: Vec::new(),
         };
         let mut objects = Vec::new();
-        if block_obj.has(group::GROUPS) {
-            let groups = block_obj.open(group::GROUPS)?;
-            for link in groups.links()? {
-                let g = groups.open(&link).map_err(|e| properties::dangling(&groups, &what, e))?;
-                let seg_path = format!("{base}/{}/{link}", group::GROUPS);
+        if let Some(groups) = find(&block_links, group::GROUPS) {
+            let groups = block_obj.open_link(groups)?;
+            for link in groups.many_links()? {
+                let g = groups.open_link(&link).map_err(|e| properties::dangling(&groups, &what, e))?;
+                let seg_path = format!("{base}/{}/{}", group::GROUPS, link.name);
                 match g.attr_string(attr::TYPE)?.as_deref() {
                     Some(types::SEGMENT) => {}
                     Some("neo.group" | "neo.subgroup") => continue,
                     other => return Err(self.bad(format!("{seg_path} has type {other:?}, not \"neo.segment\" (unexpected group type)"))),
                 }
                 let index = block.segments.len();
-                let seg_name = g.attr_string(attr::NAME)?.unwrap_or_else(|| link.clone());
+                let seg_name = g.attr_string(attr::NAME)?.unwrap_or_else(|| link.name.clone());
                 let what = || format!("segment {seg_name}");
-                let section = self.properties.section(&g, self.kit.dxpl(), None, &[], &what)?;
+                let children = g.links()?;
+                let section = self.properties.section(&g, &children, self.kit.dxpl(), None, &[], &what)?;
                 block.segments.push(Segment {
                     name: section.name,
                     rec_datetime: g.attr_string(attr::CREATED_AT)?,
@@ -291,44 +297,43 @@ impl NioFile {
                     spiketrains: Vec::new(),
                     analogsignals: Vec::new(),
                 });
-                self.list_trains(&g, &seg_path, index, annotations, &mut objects)?;
-                self.list_signals(&g, &seg_path, index, annotations, &mut objects)?;
+                let at = Place { g: &g, children: &children, seg_path: &seg_path, segment: index };
+                self.list_trains(&at, annotations, &mut objects)?;
+                self.list_signals(&at, annotations, &mut objects)?;
             }
         }
         Ok(Listing { block, objects })
     }
 
     /// The section properties of an object: all of them, or only Neo's own.
-    fn object_section(&self, owner: &Obj<'_>, annotations: bool, consumed: &[&str], what: &dyn Fn() -> String) -> Result<properties::Section> {
+    fn object_section(&self, owner: &Obj<'_>, children: &[Link], annotations: bool, consumed: &[&str], what: &dyn Fn() -> String) -> Result<properties::Section> {
         let own = [prop::NEO_NAME, prop::T_START, prop::T_STOP];
         let wanted = if annotations { None } else { Some(&own[..]) };
-        self.properties.section(owner, self.kit.dxpl(), wanted, consumed, what)
+        self.properties.section(owner, children, self.kit.dxpl(), wanted, consumed, what)
     }
 
-    fn list_trains(&self, g: &Obj<'_>, seg_path: &str, segment: usize, annotations: bool, out: &mut Vec<Listed>) -> Result<()> {
-        if !g.has(group::MULTI_TAGS) {
+    fn list_trains(&self, at: &Place<'_, '_>, annotations: bool, out: &mut Vec<Listed>) -> Result<()> {
+        let Some(tags) = find(at.children, group::MULTI_TAGS) else {
             return Ok(());
-        }
-        let tags = g.open(group::MULTI_TAGS)?;
-        for link in tags.links()? {
-            let what = || format!("spike train {link} of {seg_path}");
-            let mt = tags.open(&link).map_err(|e| properties::dangling(&tags, &what, e))?;
+        };
+        let tags = at.g.open_link(tags)?;
+        for link in tags.many_links()? {
+            let what = || format!("spike train {} of {}", link.name, at.seg_path);
+            let mt = tags.open_link(&link).map_err(|e| properties::dangling(&tags, &what, e))?;
             if mt.attr_string(attr::TYPE)?.as_deref() != Some(types::SPIKETRAIN) {
                 continue;
             }
-            let nix_name = mt.attr_string(attr::NAME)?.unwrap_or_else(|| link.clone());
-            let section = self.object_section(&mt, annotations, &[prop::T_START, prop::T_STOP], &what)?;
-            if !mt.has(group::POSITIONS) {
-                return Err(self.bad(format!("{}: it has no 'positions' (spike times)", what())));
-            }
-            let positions = mt.open(group::POSITIONS).map_err(|e| properties::dangling(&mt, &what, e))?;
+            let nix_name = mt.attr_string(attr::NAME)?.unwrap_or_else(|| link.name.clone());
+            let children = mt.links()?;
+            let section = self.object_section(&mt, &children, annotations, &[prop::T_START, prop::T_STOP], &what)?;
+            let positions = find(&children, group::POSITIONS).ok_or_else(|| self.bad(format!("{}: it has no 'positions' (spike times)", what())))?;
+            let positions = mt.open_link(positions).map_err(|e| properties::dangling(&mt, &what, e))?;
             let units = positions.attr_string(attr::UNIT)?.ok_or_else(|| self.bad(format!("{}: its times have no unit", what())))?;
-            let times = format!("{seg_path}/{}/{link}/{}/{}", group::MULTI_TAGS, group::POSITIONS, group::VALUES);
-            let n = self.file.open_path(&times, None)?.len()?;
+            let (n, times) = self.values(&positions, format!("{}/{}/{}/{}/{}", at.seg_path, group::MULTI_TAGS, link.name, group::POSITIONS, group::VALUES))?;
             let t_stop = section.reserved.get(prop::T_STOP).ok_or_else(|| self.bad(format!("{}: it has no t_stop", what())))?;
             let t_start = section.reserved.get(prop::T_START).map_or(Ok(0.0), |v| self.magnitude(v, &units, &what))?;
             out.push(Listed {
-                segment,
+                segment: at.segment,
                 kind: Kind::SpikeTrain,
                 name: section.name,
                 time_units: units.clone(),
@@ -346,40 +351,47 @@ impl NioFile {
         Ok(())
     }
 
-    fn list_signals(&self, g: &Obj<'_>, seg_path: &str, segment: usize, annotations: bool, out: &mut Vec<Listed>) -> Result<()> {
-        if !g.has(group::DATA_ARRAYS) {
+    fn list_signals(&self, at: &Place<'_, '_>, annotations: bool, out: &mut Vec<Listed>) -> Result<()> {
+        let Some(arrays) = find(at.children, group::DATA_ARRAYS) else {
             return Ok(());
-        }
-        let arrays = g.open(group::DATA_ARRAYS)?;
+        };
+        let arrays = at.g.open_link(arrays)?;
         // Channels of one signal share the name before the last dot, as Neo groups them.
-        let mut signals: Vec<(String, Vec<String>)> = Vec::new();
-        for link in arrays.links()? {
-            let what = || format!("data array {link} of {seg_path}");
-            let da = arrays.open(&link).map_err(|e| properties::dangling(&arrays, &what, e))?;
+        let mut signals: Vec<(String, Vec<Link>)> = Vec::new();
+        let mut by_base: HashMap<String, usize> = HashMap::new();
+        for link in arrays.many_links()? {
+            let what = || format!("data array {} of {}", link.name, at.seg_path);
+            let da = arrays.open_link(&link).map_err(|e| properties::dangling(&arrays, &what, e))?;
             if da.attr_string(attr::TYPE)?.as_deref() != Some(types::ANALOGSIGNAL) {
                 continue;
             }
             let name = da.attr_string(attr::NAME)?.ok_or_else(|| self.bad(format!("{}: it has no name", what())))?;
             let base = name.rsplit_once('.').map_or(String::new(), |(b, _)| b.to_owned());
-            match signals.iter_mut().find(|(b, _)| *b == base) {
-                Some((_, links)) => links.push(link),
-                None => signals.push((base, vec![link])),
+            match by_base.get(&base) {
+                Some(&i) => signals[i].1.push(link),
+                None => {
+                    by_base.insert(base.clone(), signals.len());
+                    signals.push((base, vec![link]));
+                }
             }
         }
         for (base, links) in signals {
-            let what = || format!("analog signal {base} of {seg_path}");
-            let first = arrays.open(&links[0])?;
+            let what = || format!("analog signal {base} of {}", at.seg_path);
+            let first = arrays.open_link(&links[0])?;
+            let children = first.links()?;
             let units = first.attr_string(attr::UNIT)?.ok_or_else(|| self.bad(format!("{}: its samples have no unit", what())))?;
-            let (interval, time_units, offset) = self.time_axis(&first, &what)?;
-            let section = self.object_section(&first, annotations, &[prop::T_START], &what)?;
+            let (interval, time_units, offset) = self.time_axis(&first, &children, &what)?;
+            let section = self.object_section(&first, &children, annotations, &[prop::T_START], &what)?;
             let t_start = section.reserved.get(prop::T_START).map_or(Ok(offset), |v| self.magnitude(v, &time_units, &what))?;
-            let data: Vec<String> = links.iter().map(|l| format!("{seg_path}/{}/{l}/{}", group::DATA_ARRAYS, group::VALUES)).collect();
-            let n = self.file.open_path(&data[0], None)?.len()?;
+            let path = |l: &Link| format!("{}/{}/{}/{}", at.seg_path, group::DATA_ARRAYS, l.name, group::VALUES);
+            let (n, values) = self.values(&first, path(&links[0]))?;
+            // The other channels' values are found by path when loaded.
+            let data: Vec<Link> = std::iter::once(values).chain(links[1..].iter().map(|l| Link { name: path(l), address: None })).collect();
             #[allow(clippy::cast_precision_loss)]
             let t_stop = t_start + n as f64 * interval;
-            let nix_name = section_name(&first)?.unwrap_or(base.clone());
+            let nix_name = section_name(&first, &children)?.unwrap_or(base.clone());
             out.push(Listed {
-                segment,
+                segment: at.segment,
                 kind: Kind::AnalogSignal,
                 name: section.name,
                 units,
@@ -397,6 +409,15 @@ impl NioFile {
         Ok(())
     }
 
+    /// The number of values of the `values` dataset of the data array `array`, and the
+    /// dataset's link, named by its `path`.
+    fn values(&self, array: &Obj<'_>, path: String) -> Result<(usize, Link)> {
+        let children = array.links()?;
+        let n = array.open_among(&children, group::VALUES)?.len()?;
+        let address = find(&children, group::VALUES).and_then(|l| l.address);
+        Ok((n, Link { name: path, address }))
+    }
+
     /// The magnitude of a time quantity in `units` (converted by [`seconds_per`]).
     fn magnitude(&self, value: &Value, units: &str, what: &dyn Fn() -> String) -> Result<f64> {
         match value {
@@ -410,14 +431,14 @@ impl NioFile {
     }
 
     /// The SampledDimension labelled `time`: `(sampling interval, unit, offset)`.
-    fn time_axis(&self, da: &Obj<'_>, what: &dyn Fn() -> String) -> Result<(f64, String, f64)> {
+    fn time_axis(&self, da: &Obj<'_>, children: &[Link], what: &dyn Fn() -> String) -> Result<(f64, String, f64)> {
         let missing = || self.bad(format!("{}: it has no time dimension (a 'dimensions' group labelled \"time\")", what()));
-        if !da.has(group::DIMENSIONS) {
+        let Some(dims) = find(children, group::DIMENSIONS) else {
             return Err(missing());
-        }
-        let dims = da.open(group::DIMENSIONS)?;
+        };
+        let dims = da.open_link(dims)?;
         for link in dims.links()? {
-            let dim = dims.open(&link)?;
+            let dim = dims.open_link(&link)?;
             if dim.attr_string(attr::LABEL)?.as_deref() != Some(types::TIME_LABEL) {
                 continue;
             }
@@ -448,20 +469,31 @@ pub(crate) fn seconds_per(unit: &str) -> Option<f64> {
     }
 }
 
-/// The name attribute of an entity's `metadata` section (a signal's base name).
-fn section_name(owner: &Obj<'_>) -> Result<Option<String>> {
-    if !owner.has(group::METADATA) {
-        return Ok(None);
+/// The name attribute of an entity's `metadata` section (a signal's base name), where
+/// `children` are the entity's links.
+fn section_name(owner: &Obj<'_>, children: &[Link]) -> Result<Option<String>> {
+    match find(children, group::METADATA) {
+        Some(metadata) => owner.open_link(metadata)?.attr_string(attr::NAME),
+        None => Ok(None),
     }
-    owner.open(group::METADATA)?.attr_string(attr::NAME)
+}
+
+/// A segment being listed: its group and the group's links.
+struct Place<'a, 'f> {
+    g: &'a Obj<'f>,
+    children: &'a [Link],
+    /// The segment's path (for messages and the values' paths).
+    seg_path: &'a str,
+    /// Its index in the run.
+    segment: usize,
 }
 
 /// Annotations with `nix_name` first, as Neo reads them.
 fn with_nix_name(nix_name: &str, rest: Annotations) -> Annotations {
-    let mut out = Annotations::new();
+    let mut out = Annotations::with_capacity(rest.len() + 1);
     out.insert(prop::NIX_NAME, nix_name);
-    for (k, v) in rest.iter() {
-        out.insert(k, v.clone());
+    for (k, v) in rest {
+        out.insert(k, v);
     }
     out
 }

@@ -4,9 +4,9 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use crate::error::{Error, Result};
-use crate::h5::{Data, Obj};
+use crate::h5::{Data, Link, Obj, find};
 use crate::model::{Annotations, Value};
-use crate::nix::names::{attr, marker, prop};
+use crate::nix::names::{attr, group, marker, prop};
 
 /// One decoded property.
 #[derive(Debug, Clone)]
@@ -36,28 +36,29 @@ pub(crate) struct PropertyReader {
 }
 
 impl PropertyReader {
-    /// Reads the `properties` of the section `owner/metadata` (only the `wanted` keys, if
-    /// given); `consumed` are keys Neo passes to constructors rather than keeping as
-    /// annotations.
+    /// Reads the `properties` of the section `owner/metadata`, where `children` are
+    /// `owner`'s links (only the `wanted` keys, if given); `consumed` are keys Neo passes
+    /// to constructors rather than keeping as annotations.
     pub(crate) fn section(
         &self,
         owner: &Obj<'_>,
+        children: &[Link],
         dxpl: hdf5_sys::h5i::hid_t,
         wanted: Option<&[&str]>,
         consumed: &[&str],
         what: &dyn Fn() -> String,
     ) -> Result<Section> {
         let mut out = Section::default();
-        if !owner.has(crate::nix::names::group::METADATA) {
+        let Some(metadata) = find(children, group::METADATA) else {
             return Ok(out);
-        }
-        let section = owner.open(crate::nix::names::group::METADATA).map_err(|e| dangling(owner, what, e))?;
-        if !section.has(crate::nix::names::group::PROPERTIES) {
+        };
+        let section = owner.open_link(metadata).map_err(|e| dangling(owner, what, e))?;
+        let Some(properties) = find(&section.links()?, group::PROPERTIES).cloned() else {
             return Ok(out);
-        }
-        let props = section.open(crate::nix::names::group::PROPERTIES)?;
+        };
+        let props = section.open_link(&properties)?;
         for link in props.links()? {
-            if wanted.is_some_and(|w| !w.contains(&link.as_str())) {
+            if wanted.is_some_and(|w| !w.contains(&link.name.as_str())) {
                 continue;
             }
             let p = self.property(&props, &link, dxpl, what)?;
@@ -78,20 +79,21 @@ impl PropertyReader {
         Ok(out)
     }
 
-    fn property(&self, props: &Obj<'_>, link: &str, dxpl: hdf5_sys::h5i::hid_t, what: &dyn Fn() -> String) -> Result<Property> {
-        let address = props.link_address(link);
-        if let Some(p) = address.and_then(|a| self.by_address.borrow().get(&a).cloned()) {
+    fn property(&self, props: &Obj<'_>, link: &Link, dxpl: hdf5_sys::h5i::hid_t, what: &dyn Fn() -> String) -> Result<Property> {
+        if let Some(p) = link.address.and_then(|a| self.by_address.borrow().get(&a).cloned()) {
             return Ok(p);
         }
-        let ds = props.open(link).map_err(|e| dangling(props, what, e))?;
-        let bad = |problem: String| Error::Format { path: props.file().path().into(), problem: format!("{}: property {link:?} {problem}", what()) };
+        let ds = props.open_link(link).map_err(|e| dangling(props, what, e))?;
+        let bad = |problem: String| {
+            Error::Format { path: props.file().path().into(), problem: format!("{}: property {:?} {problem}", what(), link.name) }
+        };
         let key = ds.attr_string(attr::NAME)?.ok_or_else(|| bad("has no 'name' attribute".into()))?;
         let unit = ds.attr_string(attr::UNIT)?;
         let definition = ds.attr_string(attr::DEFINITION)?;
         let array = ds.attr_string(attr::TYPE)?.as_deref() == Some(marker::ARRAY_ANNOTATION);
         let value = decode(ds.read(dxpl)?, definition.as_deref(), unit, array);
         let p = Property { key, value, array };
-        if let Some(a) = address {
+        if let Some(a) = link.address {
             self.by_address.borrow_mut().insert(a, p.clone());
         }
         Ok(p)
