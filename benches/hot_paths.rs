@@ -1,5 +1,6 @@
 //! The single-rank paths around HDF5: describing, planning, counting shared properties,
 //! packing and multiplexing, on 10,000 spike trains (4 ranks' descriptions for planning).
+//! Needs the feature `test-hooks` (the `internals` entry points): `cargo bench --features test-hooks`.
 
 use std::hint::black_box;
 

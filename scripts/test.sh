@@ -9,6 +9,10 @@ scripts/setup.sh --python
 source scripts/mpi-env.sh
 py="$root/.venv/bin/python"
 work="$(mktemp -d)"
+# Fault injection (`simulate --fault`, the fault tests of tests/mpi.rs) and the benches'
+# entry points are in the cargo feature test-hooks; every build here has it, so the binary
+# that the scripts below run is one build.
+features=(--features test-hooks)
 trap 'rm -rf "$work"' EXIT
 
 # Runs a command with its output in a log; shows the log only when it fails.
@@ -23,11 +27,11 @@ quietly() {
 }
 
 echo "== cargo test"
-quietly cargo-test cargo test --release
+quietly cargo-test cargo test --release "${features[@]}"
 grep -aE "^test result" "$work/cargo-test.log"
 
 echo "== collective tests under mpirun"
-mpi_test="$(cargo test --release --test mpi --no-run --message-format=json 2>/dev/null \
+mpi_test="$(cargo test --release "${features[@]}" --test mpi --no-run --message-format=json 2>/dev/null \
   | "$py" -c 'import json,sys; print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("executable") and m["target"]["name"] == "mpi"][-1])')"
 for n in 1 2 4; do
   mkdir -p "$work/mpi$n"
@@ -37,7 +41,7 @@ done
 "$py" tests/neo/check_shapes.py 1="$work/mpi1" 2="$work/mpi2" 4="$work/mpi4"
 
 echo "== examples, as a plain process and under mpirun -n 2"
-cargo build --release --quiet --examples
+cargo build --release --quiet "${features[@]}" --examples --bins
 for example in quickstart streaming; do
   quietly "example-$example" target/release/examples/$example
   quietly "example-$example-2" timeout 300 "${MPIRUN[@]}" -n 2 target/release/examples/$example

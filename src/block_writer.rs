@@ -18,7 +18,8 @@ use crate::nix::layout::BlockMeta;
 use crate::nix::names::nix_time;
 use crate::parallel::comm::{Comm, Step};
 use crate::target;
-use crate::writer::{self, FileMode, Job, WriteOptions, WriteSummary};
+use crate::options::WriteOptions;
+use crate::writer::{self, FileMode, Job, WriteSummary};
 
 /// One run's Block on one rank: its name and annotations, and the segments this rank
 /// buffered since the last write.
@@ -93,7 +94,7 @@ impl BlockWriter {
     /// Any rank's validation, I/O or HDF5 error, as the same error on every rank; a later
     /// write to another path than the first is refused on every rank. A failed write
     /// leaves the file as it was and the segments buffered.
-    pub fn write(&mut self, path: impl AsRef<Path>, mode: FileMode, options: &WriteOptions<'_>) -> Result<WriteSummary> {
+    pub fn write(&mut self, path: impl AsRef<Path>, mode: FileMode, options: &WriteOptions) -> Result<WriteSummary> {
         let path = path.as_ref();
         let local = match &self.written {
             Some((first, _)) if first != path => Err(crate::Error::Usage(format!(
@@ -131,7 +132,7 @@ impl BlockWriter {
     /// # Errors
     /// [`crate::Error::Usage`] on every rank before the first write; as
     /// [`write`](BlockWriter::write) otherwise.
-    pub fn annotate(&mut self, key: &str, value: Value, options: &WriteOptions<'_>) -> Result<WriteSummary> {
+    pub fn annotate(&mut self, key: &str, value: Value, options: &WriteOptions) -> Result<WriteSummary> {
         let local = match &self.written {
             Some(_) => Ok(()),
             None => Err(crate::Error::Usage(format!("the Block '{}' is not written yet; nothing to annotate", self.name))),

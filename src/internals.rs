@@ -1,13 +1,10 @@
-//! Entry points into the single-rank hot paths, for the criterion benches, and facts of
-//! the host for the command line.
-#![doc(hidden)]
+//! Entry points into the single-rank hot paths, for the criterion benches (feature
+//! `test-hooks`).
 
 use crate::error::Result;
 use crate::model::Segment;
 use crate::parallel::describe::{Description, Payload, Role, payload_data};
 use crate::parallel::plan;
-
-pub use crate::os::available_memory;
 
 /// Describes this rank's segments and encodes the description (what a rank sends).
 pub fn describe(devices: &[String], segments: &[Segment]) -> Vec<u8> {

@@ -17,6 +17,7 @@
 //! | [`stream`] | [`StreamingResult`]: each flush written into the file as it happens |
 //! | [`block_writer`] | [`BlockWriter`]: a Block written as the caller built it (BSB's own result objects) |
 //! | `parallel` | agreement on errors across ranks, gathering descriptions, the pure layout planner |
+//! | `options` | [`WriteOptions`]: how a write or a stream goes, built with [`WriteOptions::builder`] |
 //! | `writer` | the collective write: rank 0 lays the file out, all ranks write their data |
 //! | [`journal`] | crash safety: the rollback journal, new files renamed into place, recovery, the readers' committed view |
 //! | `target` | the file a write changes, and its one owner: open, locks, recovery, commit |
@@ -27,6 +28,11 @@
 //! | [`plot`] | figures of a run (raster, rates, traces) as SVG or PNG: [`plot::render`] |
 //! | `h5` | the one unsafe module for HDF5: raw calls behind safe handles |
 //! | `os` | host and process facts (`uname`, `getrusage`) |
+//!
+//! The cargo feature `test-hooks` (off by default) adds what only the crate's own tests
+//! and benches use: fault injection (`Fault`, `WriteOptionsBuilder::fault`, the hidden
+//! `--fault` flag of `bsb-results simulate`) and `internals` (the single-rank hot paths the
+//! criterion benches time). `scripts/test.sh` builds with it.
 //!
 //! ```no_run
 //! use bsb_results::{CellTarget, Device, FileMode, RunInfo, SimulationResult};
@@ -51,15 +57,17 @@
 pub mod block_writer;
 pub mod contract;
 mod error;
+mod fault;
 mod file_mode;
 mod h5;
-#[doc(hidden)]
+#[cfg(feature = "test-hooks")]
 pub mod internals;
 pub mod journal;
 mod lock;
 pub mod model;
 pub mod multiplex;
 pub mod nix;
+mod options;
 mod os;
 mod parallel;
 mod progress;
@@ -83,10 +91,13 @@ pub use reader::{Kind, Listed, Listing, NioFile, Object, Run, read_nio, read_nio
 pub use recording::{Filter, Recording, RecordingData, iter_recordings, iter_recordings_where};
 pub use recorder::{FlushContext, Meta, Recorder, RecorderError};
 pub use result::{FlushReport, RecorderFailure, SimulationResult};
-pub use stream::{StreamOptions, Streamed, StreamingResult};
+pub use stream::{Streamed, StreamingResult};
 pub use parallel::hints::MpioReport;
 pub use parallel::mpio::Io;
-pub use writer::{DEFAULT_ALIGN, Fault, FaultPoint, FileMode, Progress, WriteOptions, WriteSummary};
+pub use options::{DEFAULT_ALIGN, WriteOptions, WriteOptionsBuilder};
+pub use writer::{FileMode, WriteSummary};
+#[cfg(feature = "test-hooks")]
+pub use fault::{Fault, FaultPoint};
 
 /// The README's Rust examples compile as doctests.
 #[cfg(doctest)]

@@ -2,7 +2,7 @@
 //! ticks.
 
 /// Called on rank 0 while the layout is written: `(objects done, objects in total)`.
-pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
+pub(crate) type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
 
 /// Counts laid-out objects and reports about every 1% of them.
 pub(crate) struct Ticker<'a> {

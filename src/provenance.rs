@@ -4,6 +4,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// The memory the system can still give, in bytes (a host fact that is not recorded: the
+/// command line checks that a run fits before it starts).
+pub use crate::os::available_memory;
+
 /// The provenance schema this crate writes.
 pub const SCHEMA_VERSION: u32 = 1;
 /// This crate's package name, as it appears in `plugins`.

@@ -14,7 +14,8 @@ use crate::provenance::{Host, Plugin, Provenance, RankHost, RunInfo, iso_now};
 use crate::recorder::{FlushContext, FnRecorder, Meta, Recorder, RecorderError};
 use crate::nix::layout::BlockMeta;
 use crate::nix::names::nix_time;
-use crate::writer::{self, FileMode, Job, WriteOptions, WriteSummary};
+use crate::options::WriteOptions;
+use crate::writer::{self, FileMode, Job, WriteSummary};
 
 /// One simulation run as seen from one rank.
 ///
@@ -366,12 +367,13 @@ impl SimulationResult {
         self.write_with(path, mode, &WriteOptions::default())
     }
 
-    /// [`write`](SimulationResult::write) with options (progress, property sharing, MPI-IO hints).
+    /// [`write`](SimulationResult::write) with options (property sharing, I/O mode,
+    /// alignment, MPI-IO hints, progress): see [`WriteOptions::builder`].
     ///
     /// # Collective
     /// # Errors
     /// As [`SimulationResult::write`].
-    pub fn write_with(&mut self, path: impl AsRef<Path>, mode: FileMode, options: &WriteOptions<'_>) -> Result<WriteSummary> {
+    pub fn write_with(&mut self, path: impl AsRef<Path>, mode: FileMode, options: &WriteOptions) -> Result<WriteSummary> {
         let run_annotations = self.block_annotations();
         let created_at = self.run_created_at();
         let name = self.name.clone();
@@ -398,7 +400,7 @@ impl SimulationResult {
         mode: FileMode,
         job: Job<'_>,
         segments: &[Segment],
-        options: &WriteOptions<'_>,
+        options: &WriteOptions,
     ) -> Result<writer::Written> {
         let devices: Vec<String> = self.recorders.iter().map(|r| r.device().name().to_owned()).collect();
         writer::transact(&mut self.comm, path, mode, job, &devices, segments, options)

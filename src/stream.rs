@@ -11,33 +11,11 @@ use std::path::{Path, PathBuf};
 
 use crate::error::Result;
 use crate::model::Value;
-use crate::parallel::mpio::Io;
 use crate::result::{FlushReport, SimulationResult};
 use crate::target;
 use crate::nix::layout::BlockMeta;
-use crate::writer::{DEFAULT_ALIGN, Fault, FileMode, Job, WriteOptions, WriteSummary};
-
-/// How a stream writes (owned, unlike [`WriteOptions`]).
-#[derive(Debug, Clone)]
-pub struct StreamOptions {
-    /// As [`WriteOptions::share_properties`].
-    pub share_properties: bool,
-    /// As [`WriteOptions::mpio_hints`].
-    pub mpio_hints: Vec<(String, String)>,
-    /// As [`WriteOptions::io`].
-    pub io: Io,
-    /// As [`WriteOptions::align`].
-    pub align: u64,
-    /// A fault to inject in the write it names (fault-injection tests only).
-    #[doc(hidden)]
-    pub fault: Option<Fault>,
-}
-
-impl Default for StreamOptions {
-    fn default() -> Self {
-        StreamOptions { share_properties: true, mpio_hints: Vec::new(), io: Io::Collective, align: DEFAULT_ALIGN, fault: None }
-    }
-}
+use crate::options::WriteOptions;
+use crate::writer::{FileMode, Job, WriteSummary};
 
 /// A [`SimulationResult`] whose flushes are written into its file as they happen. It can
 /// be flushed and closed; closing consumes it.
@@ -46,7 +24,7 @@ pub struct StreamingResult {
     path: PathBuf,
     /// The mode of the first write; later writes append to the file it made.
     mode: FileMode,
-    options: StreamOptions,
+    options: WriteOptions,
     /// Writes committed so far (the same on every rank).
     writes: usize,
     /// The Block's NIX name (rank 0, once written).
@@ -69,15 +47,17 @@ impl SimulationResult {
     /// # Errors
     /// As [`SimulationResult::write`], for a path that cannot be written.
     pub fn stream(self, path: impl AsRef<Path>, mode: FileMode) -> Result<StreamingResult> {
-        self.stream_with(path, mode, StreamOptions::default())
+        self.stream_with(path, mode, WriteOptions::default())
     }
 
-    /// [`stream`](SimulationResult::stream) with options.
+    /// [`stream`](SimulationResult::stream) with options (the same as for
+    /// [`write_with`](SimulationResult::write_with); a progress callback is called in
+    /// each write's layout).
     ///
     /// # Collective
     /// # Errors
     /// As [`SimulationResult::stream`].
-    pub fn stream_with(mut self, path: impl AsRef<Path>, mode: FileMode, options: StreamOptions) -> Result<StreamingResult> {
+    pub fn stream_with(mut self, path: impl AsRef<Path>, mode: FileMode, options: WriteOptions) -> Result<StreamingResult> {
         let path = path.as_ref().to_owned();
         self.agree_on_root(|| target::check(&path))?;
         Ok(StreamingResult { result: self, path, mode, options, writes: 0, block: None, totals: None })
@@ -141,8 +121,7 @@ impl StreamingResult {
     /// appended after; or, with `provenance`, the final provenance of a written Block.
     fn write(&mut self, provenance: Option<&Value>) -> Result<WriteSummary> {
         let segments = self.result.take_segments();
-        let fault = self.options.fault.filter(|f| f.write == self.writes);
-        let options = WriteOptions { progress: None, share_properties: self.options.share_properties, mpio_hints: &self.options.mpio_hints, io: self.options.io, align: self.options.align, fault };
+        let options = self.options.for_write(self.writes);
         let annotations = self.result.block_annotations();
         let created_at = self.result.run_created_at();
         let name = self.result.name().to_owned();

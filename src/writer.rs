@@ -33,91 +33,9 @@ use crate::parallel::mpio::{self, Io};
 use crate::parallel::plan;
 use crate::target::Target;
 pub use crate::file_mode::FileMode;
-pub use crate::progress::Progress;
+use crate::fault::FaultPoint;
+use crate::options::WriteOptions;
 use crate::progress::Ticker;
-
-/// The default of [`WriteOptions::align`]: 1 MiB.
-pub const DEFAULT_ALIGN: u64 = 1 << 20;
-
-/// How to write.
-#[derive(Clone, Copy)]
-pub struct WriteOptions<'a> {
-    /// Called on rank 0 while the file is laid out.
-    pub progress: Option<Progress<'a>>,
-    /// Store each repeated property (and identical time axes) once and hard-link it into
-    /// every object that carries it. Neo reads the file the same; it is smaller and much
-    /// faster to write. Turn off for a file with a copy per object, as Neo writes it.
-    pub share_properties: bool,
-    /// MPI-IO hints for the ranks' data phase, as `(key, value)`, passed to
-    /// `MPI_File_open`. Each must be a key the MPI-IO layer in use reads (ROMIO:
-    /// `cb_buffer_size`, `cb_nodes`, `romio_cb_write`, `striping_factor`, ...; Open MPI's
-    /// OMPIO: `cb_buffer_size`, `cb_nodes`, `collective_buffering`, `stripe_size`,
-    /// `stripe_width`) with a value of its kind; anything else fails the write before
-    /// any MPI call, naming the hint.
-    pub mpio_hints: &'a [(String, String)],
-    /// How the ranks write their data: one collective call per rank and checkpoint
-    /// (the default), or one independent call per dataset.
-    pub io: Io,
-    /// Each rank's values of a write are one extent starting on a multiple of `align`
-    /// bytes, and padding keeps the extents and the metadata out of each other's blocks
-    /// (default 1 MiB; on Lustre, the stripe size). 0 or 1: no padding.
-    pub align: u64,
-    /// A fault to inject (fault-injection tests only).
-    #[doc(hidden)]
-    pub fault: Option<Fault>,
-}
-
-impl Default for WriteOptions<'_> {
-    fn default() -> Self {
-        WriteOptions { progress: None, share_properties: true, mpio_hints: &[], io: Io::Collective, align: DEFAULT_ALIGN, fault: None }
-    }
-}
-
-/// Where a fault-injection test stops or breaks a write.
-#[doc(hidden)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FaultPoint {
-    /// The faulty rank, as if its MPI-IO open of the data phase failed.
-    Open,
-    /// Rank 0, after laying out the segments, before closing the file.
-    Layout,
-    /// The faulty rank, after writing half of its data.
-    Data,
-    /// Rank 0, after sealing the journal and applying half of the changed pages.
-    Commit,
-}
-
-/// A fault to inject: pause (so that a test can kill the job right there) or fail with an
-/// I/O error, on `rank` at `point` of the write numbered `write` (0 = the first).
-#[doc(hidden)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Fault {
-    pub rank: i32,
-    pub write: usize,
-    pub point: FaultPoint,
-    pub pause: bool,
-}
-
-/// Trips `fault` if it is set for this rank and point: prints `PAUSED` and waits to be
-/// killed (or, when the environment names a file in `BSB_FAULT_RESUME`, until that file
-/// exists: the full-disk tests fill the disk meanwhile), or returns an injected I/O error
-/// on `path`.
-pub(crate) fn trip(fault: Option<Fault>, rank: i32, point: FaultPoint, path: &Path) -> Result<()> {
-    match fault {
-        Some(f) if f.rank == rank && f.point == point => {
-            if f.pause {
-                eprintln!("PAUSED at {point:?} on rank {rank}");
-                let resume = std::env::var_os("BSB_FAULT_RESUME").map(PathBuf::from);
-                while !resume.as_ref().is_some_and(|r| r.exists()) {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                return Ok(());
-            }
-            Err(Error::io("write", path, std::io::Error::other(format!("injected fault at {point:?}"))))
-        }
-        _ => Ok(()),
-    }
-}
 
 /// What a write did, the same on every rank.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -206,11 +124,11 @@ pub(crate) fn transact(
     job: Job<'_>,
     devices: &[String],
     segments: &[Segment],
-    options: &WriteOptions<'_>,
+    options: &WriteOptions,
 ) -> Result<Written> {
     let start = Instant::now();
     let (layer, limits) = mpio::layer();
-    comm.agree(Step::Write, hints::validate(options.mpio_hints, layer, limits))?;
+    comm.agree(Step::Write, hints::validate(options.mpio_hints(), layer, limits))?;
     let desc = Description::of(devices.to_vec(), segments).encode();
     let gathered = comm.gather_bytes(&desc);
     drop(desc);
@@ -237,11 +155,11 @@ pub(crate) fn transact(
     let (write_time, file_hints) = fill(comm, &write_path, options, &payloads, segments)?;
     let data_seconds = data_start.elapsed().as_secs_f64();
     let write_seconds = write_time.as_secs_f64();
-    let mpio = MpioReport { layer: layer.name().to_owned(), io: options.io.name().to_owned(), hints: file_hints };
+    let mpio = MpioReport { layer: layer.name().to_owned(), io: options.io().name().to_owned(), hints: file_hints };
 
     let committed = match laid {
         Some(l) => {
-            let halfway = || trip(options.fault, 0, FaultPoint::Commit, path);
+            let halfway = || options.trip(0, FaultPoint::Commit, path);
             l.target.commit(&halfway).map(|size| (size, Some(l.block)))
         }
         None => Ok((0, None)),
@@ -279,18 +197,22 @@ pub(crate) fn transact(
 /// agreement.
 ///
 /// # Collective
-fn fill(comm: &mut Comm, path: &Path, options: &WriteOptions<'_>, payloads: &[Payload], segments: &[Segment]) -> Result<(Duration, Vec<(String, String)>)> {
+fn fill(comm: &mut Comm, path: &Path, options: &WriteOptions, payloads: &[Payload], segments: &[Segment]) -> Result<(Duration, Vec<(String, String)>)> {
     let data: Result<Vec<_>> = payloads.iter().map(|p| payload_data(segments, p)).collect();
     let pieces: Vec<(u64, &[u8])> = match &data {
         Ok(data) => payloads.iter().zip(data).map(|(p, d)| (p.offset, mpio::bytes_of(&d.nums()))).collect(),
         Err(_) => Vec::new(),
     };
-    let rounds = match options.io {
+    let rounds = match options.io() {
         Io::Collective => comm.all_gather_u64(mpio::rounds(&pieces) as u64).into_iter().max().unwrap_or(0),
         Io::Independent => 0,
     };
-    let (file, opened) = mpio::open(comm, path, options.mpio_hints);
-    let opened = opened.and_then(|()| trip(options.fault, comm.rank(), FaultPoint::Open, path));
+    let hints = match options.io() {
+        Io::Collective => hints::collective(options.mpio_hints()),
+        Io::Independent => options.mpio_hints().to_vec(),
+    };
+    let (file, opened) = mpio::open(comm, path, &hints);
+    let opened = opened.and_then(|()| options.trip(comm.rank(), FaultPoint::Open, path));
     if let Err(e) = comm.agree(Step::Data, opened) {
         if let Some(f) = file {
             // The ranks that hold the file close it together; the error is the agreed one.
@@ -300,8 +222,8 @@ fn fill(comm: &mut Comm, path: &Path, options: &WriteOptions<'_>, payloads: &[Pa
     }
     let file = file.expect("every rank opened the file");
     let file_hints = if comm.is_root() { file.hints() } else { Vec::new() };
-    let halfway = || trip(options.fault, comm.rank(), FaultPoint::Data, path);
-    let written = match options.io {
+    let halfway = || options.trip(comm.rank(), FaultPoint::Data, path);
+    let written = match options.io() {
         Io::Collective => file.write_collective(&pieces, usize::try_from(rounds).unwrap_or(usize::MAX), &halfway),
         Io::Independent => file.write_independent(&pieces, &halfway),
     };
@@ -342,7 +264,7 @@ fn data_bytes(descs: &[Description]) -> u64 {
 }
 
 /// Rank 0's serial phase: plan, then lay the job out in the target and allocate the data.
-fn lay_out(path: &Path, mode: FileMode, job: Job<'_>, descs: &[Vec<u8>], segments: &[Segment], options: &WriteOptions<'_>) -> Result<Laid> {
+fn lay_out(path: &Path, mode: FileMode, job: Job<'_>, descs: &[Vec<u8>], segments: &[Segment], options: &WriteOptions) -> Result<Laid> {
     let descs = descs.iter().enumerate().map(|(r, d)| Description::decode(d, r)).collect::<Result<Vec<_>>>()?;
     if let Some((r, d)) = descs.iter().enumerate().find(|(_, d)| d.segments.len() != segments.len()) {
         return Err(Error::Collective(format!(
@@ -364,7 +286,7 @@ fn lay_out(path: &Path, mode: FileMode, job: Job<'_>, descs: &[Vec<u8>], segment
         h5::set_extents(fapl.id(), extents::count(&plan, &descs) * h5::HEADER_BYTES + 64 * 1024)?;
         let mode = if target.is_new() { Mode::Create } else { Mode::ReadWrite };
         let file = File::open(target.write_path(), mode, Some(&kit), Some(fapl.id()))?;
-        let extents = extents::reserve(&file, &kit, &plan, &descs, options.align)?;
+        let extents = extents::reserve(&file, &kit, &plan, &descs, options.align())?;
         let written_at = names::nix_time(chrono::Utc::now());
         if !target.is_new() {
             let block = match job {
@@ -391,15 +313,15 @@ fn lay_out(path: &Path, mode: FileMode, job: Job<'_>, descs: &[Vec<u8>], segment
                 (layout::open_block(&file, block)?, block.to_owned())
             }
         };
-        let ticker = Ticker::new(plan.objects() as u64, options.progress);
+        let ticker = Ticker::new(plan.objects() as u64, options.progress());
         for (index, (segment, seg_plan)) in segments.iter().zip(&plan.segments).enumerate() {
             let created_at = segment.rec_datetime.as_deref().unwrap_or("19700101T000000");
-            let share = options.share_properties;
+            let share = options.share_properties();
             let job = SegmentJob { index, segment, created_at, written_at: &written_at, plan: seg_plan, descs: &descs, share, ticker: &ticker, reserved: &extents.reserved, payloads: &payloads };
             layout::write_segment(&handles, &kit, &job)?;
         }
         ticker.finish();
-        trip(options.fault, 0, FaultPoint::Layout, path)?;
+        options.trip(0, FaultPoint::Layout, path)?;
         drop(handles);
         extents.release();
         file.close()?;

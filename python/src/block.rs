@@ -170,10 +170,8 @@ impl PyBlockWriter {
         let mode = self::mode(mode)?;
         let writer = self.writer();
         let ranks = writer.size();
-        let written = OnThisThread(writer).run(py, |w| {
-            let options = WriteOptions { share_properties, ..WriteOptions::default() };
-            w.write(&path, mode, &options)
-        });
+        let options = WriteOptions::builder().share_properties(share_properties).build();
+        let written = OnThisThread(writer).run(py, |w| w.write(&path, mode, &options));
         summary(py, &written.or_raise()?, ranks)
     }
 

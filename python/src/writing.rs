@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use bsb_results::{Device, FileMode, FlushContext, FlushReport, Io, Meta, RecorderError, RunInfo, SimulationResult, StreamOptions, Streamed, StreamingResult, WriteOptions, WriteSummary};
+use bsb_results::{Device, FileMode, FlushContext, FlushReport, Io, Meta, RecorderError, RunInfo, SimulationResult, Streamed, StreamingResult, WriteOptions, WriteSummary};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
@@ -66,6 +66,12 @@ impl Drop for PySimulationResult {
 
 pub(crate) fn mode(mode: &str) -> PyResult<FileMode> {
     mode.parse().or_raise()
+}
+
+/// The options of `write` and `stream`: `io` is `"collective"` or `"independent"`.
+fn write_options(share_properties: bool, mpio_hints: Option<Vec<(String, String)>>, io: &str) -> PyResult<WriteOptions> {
+    let builder = WriteOptions::builder().share_properties(share_properties).io(io.parse::<Io>().or_raise()?);
+    Ok(builder.mpio_hints(mpio_hints.unwrap_or_default()).build())
 }
 
 /// A write's summary as a dict, with `simulate`'s JSON keys (`write_seconds`, `ranks`).
@@ -351,14 +357,10 @@ impl PySimulationResult {
         mpio_hints: Option<Vec<(String, String)>>,
         io: &str,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (mode, io) = (self::mode(mode)?, io.parse::<Io>().or_raise()?);
-        let hints = mpio_hints.unwrap_or_default();
+        let (mode, options) = (self::mode(mode)?, write_options(share_properties, mpio_hints, io)?);
         let result = self.buffered()?;
         let ranks = result.size();
-        let written = OnThisThread(result).run(py, |r| {
-            let options = WriteOptions { share_properties, mpio_hints: &hints, io, ..WriteOptions::default() };
-            r.write_with(&path, mode, &options)
-        });
+        let written = OnThisThread(result).run(py, |r| r.write_with(&path, mode, &options));
         summary(py, &written.or_raise()?, ranks)
     }
 
@@ -373,11 +375,10 @@ impl PySimulationResult {
         io: &str,
     ) -> PyResult<PyStream> {
         let py = slf.py();
-        let (mode, io) = (self::mode(mode)?, io.parse::<Io>().or_raise()?);
+        let (mode, options) = (self::mode(mode)?, write_options(share_properties, mpio_hints, io)?);
         let mut this = slf.borrow_mut();
         this.buffered()?;
         let State::Buffered(result) = std::mem::replace(&mut this.state, State::Lost) else { unreachable!("checked above") };
-        let options = StreamOptions { share_properties, mpio_hints: mpio_hints.unwrap_or_default(), io, ..StreamOptions::default() };
         let target = path.clone();
         let stream = OnThisThread(result).run(py, move |r| r.stream_with(&target, mode, options)).or_raise()?;
         this.state = State::Streaming(stream);

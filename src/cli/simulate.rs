@@ -14,8 +14,8 @@ use std::ops::Range;
 
 use bsb_results::model::AnalogSignal;
 use bsb_results::{
-    Annotations, CellTarget, Device, Direction, Fault, FaultPoint, FileMode, FlushContext, Io, Meta, RecorderError, RunInfo,
-    SimulationResult, StreamOptions, Value, WriteOptions, WriteSummary, multiplex,
+    Annotations, CellTarget, Device, Direction, FileMode, FlushContext, Io, Meta, RecorderError, RunInfo, SimulationResult,
+    Value, WriteOptions, WriteOptionsBuilder, WriteSummary, multiplex,
 };
 use mpi::collective::{CommunicatorCollectives, SystemOperation};
 use mpi::topology::{Communicator, SimpleCommunicator};
@@ -74,7 +74,8 @@ pub(crate) struct Args {
     #[arg(long)]
     multiplex: bool,
     /// An MPI-IO hint for the ranks' data phase, e.g. `striping_factor=8` (Lustre) or
-    /// `romio_cb_write=enable` (collective buffering). Repeat for several.
+    /// `romio_cb_write=enable` (collective buffering; ROMIO only). Repeat for several.
+    /// Collective writes use `cb_buffer_size=8388608` unless one is given.
     #[arg(long = "mpio-hint", value_name = "KEY=VALUE", value_parser = parse_hint)]
     mpio_hints: Vec<(String, String)>,
     /// How the ranks write their data: `collective` (one MPI_File_write_at_all per rank
@@ -95,28 +96,10 @@ pub(crate) struct Args {
     compute_ms: u64,
     /// Fault injection for tests: `WRITE:POINT:RANK:ACTION` with POINT open|layout|data|commit
     /// and ACTION pause|fail (pause prints PAUSED and waits to be killed, or until the file
-    /// named by $BSB_FAULT_RESUME exists).
-    #[arg(long, hide = true, value_parser = parse_fault)]
-    fault: Option<Fault>,
-}
-
-/// `WRITE:POINT:RANK:ACTION` → a [`Fault`].
-fn parse_fault(s: &str) -> Result<Fault, String> {
-    let parts: Vec<&str> = s.split(':').collect();
-    let [write, point, rank, action] = parts[..] else { return Err(format!("{s:?} is not WRITE:POINT:RANK:ACTION")) };
-    let point = match point {
-        "open" => FaultPoint::Open,
-        "layout" => FaultPoint::Layout,
-        "data" => FaultPoint::Data,
-        "commit" => FaultPoint::Commit,
-        other => return Err(format!("{other:?} is not open, layout, data or commit")),
-    };
-    let pause = match action {
-        "pause" => true,
-        "fail" => false,
-        other => return Err(format!("{other:?} is not pause or fail")),
-    };
-    Ok(Fault { write: write.parse().map_err(|e| format!("{e}"))?, point, rank: rank.parse().map_err(|e| format!("{e}"))?, pause })
+    /// named by $BSB_FAULT_RESUME exists). Built with the feature `test-hooks` only.
+    #[cfg(feature = "test-hooks")]
+    #[arg(long, hide = true)]
+    fault: Option<bsb_results::Fault>,
 }
 
 /// `KEY=VALUE` → `(KEY, VALUE)`.
@@ -177,7 +160,7 @@ fn shape_problem(args: &Args, world: &SimpleCommunicator) -> Option<String> {
         checkpoints: args.checkpoints,
         stream: args.stream,
     };
-    let mine = bsb_results::internals::available_memory().unwrap_or(u64::MAX);
+    let mine = bsb_results::provenance::available_memory().unwrap_or(u64::MAX);
     let mut least = mine;
     world.all_reduce_into(&mine, &mut least, SystemOperation::min());
     let ranks = u64::try_from(world.size()).unwrap_or(1);
@@ -221,8 +204,7 @@ fn run(args: &Args, world: &SimpleCommunicator) -> bsb_results::Result<(serde_js
     let checkpoint_ends = (1..=checkpoints).map(|c| args.duration_ms * f64::from(c) / f64::from(checkpoints));
     let state = |t: f64| json!({ "step": (t / args.resolution_ms).round() });
     if args.stream {
-        let options = StreamOptions { share_properties: !args.no_sharing, mpio_hints: args.mpio_hints.clone(), io: args.io, align: args.align, fault: args.fault };
-        let mut stream = result.stream_with(&args.out, args.mode, options)?;
+        let mut stream = result.stream_with(&args.out, args.mode, options(args).build())?;
         let mut totals: Option<WriteSummary> = None;
         for (done, t) in checkpoint_ends.enumerate() {
             compute(args);
@@ -253,10 +235,20 @@ fn run(args: &Args, world: &SimpleCommunicator) -> bsb_results::Result<(serde_js
     result.mark_finished(None, None)?;
     let simulate_seconds = start.elapsed().as_secs_f64();
     let reporter = Reporter::new("laying out", rank == 0 && !args.quiet);
-    let progress = |done, total| reporter.update(done, total);
-    let options = WriteOptions { progress: Some(&progress), share_properties: !args.no_sharing, mpio_hints: &args.mpio_hints, io: args.io, align: args.align, fault: args.fault };
+    let options = options(args).progress(move |done, total| reporter.update(done, total)).build();
     let summary = result.write_with(&args.out, args.mode, &options)?;
     Ok((summary_json(&summary, args, size, simulate_seconds, start.elapsed().as_secs_f64()), 0))
+}
+
+/// The write options the arguments ask for (a stream's and a write's alike).
+fn options(args: &Args) -> WriteOptionsBuilder {
+    let builder = WriteOptions::builder().share_properties(!args.no_sharing).mpio_hints(args.mpio_hints.iter().cloned()).io(args.io).align(args.align);
+    #[cfg(feature = "test-hooks")]
+    let builder = match args.fault {
+        Some(fault) => builder.fault(fault),
+        None => builder,
+    };
+    builder
 }
 
 /// Spends `--compute-ms` of wall-clock time, as a simulator computing a checkpoint would

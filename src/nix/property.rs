@@ -155,7 +155,8 @@ impl<'f> Sharer<'f> {
         Sharer { counts, made: RefCell::new(HashMap::new()) }
     }
 
-    /// How many distinct properties repeat (and are shared).
+    /// How many distinct properties repeat (and are shared; for the benches).
+    #[cfg(feature = "test-hooks")]
     pub(crate) fn repeated(&self) -> usize {
         self.counts.as_ref().map_or(0, HashMap::len)
     }

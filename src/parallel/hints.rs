@@ -164,6 +164,22 @@ pub(crate) fn validate(hints: &[(String, String)], layer: Layer, limits: Limits)
     Ok(())
 }
 
+/// The collective buffer of each MPI-IO aggregator unless the hints set one
+/// (`cb_buffer_size`): 8 MiB, a few Lustre stripes (OMPIO writes half of it per call).
+/// ROMIO's own default is 16 MiB and OMPIO's 32 MiB, which on a rank that holds little
+/// data costs more memory than the data.
+pub(crate) const CB_BUFFER_SIZE: u64 = 8 << 20;
+
+/// `hints` for a collective data phase: the caller's, plus [`CB_BUFFER_SIZE`] where they
+/// do not set `cb_buffer_size` (both layers read it).
+pub(crate) fn collective(hints: &[(String, String)]) -> Vec<(String, String)> {
+    let mut all = hints.to_vec();
+    if !hints.iter().any(|(k, _)| k == "cb_buffer_size") {
+        all.push(("cb_buffer_size".to_owned(), CB_BUFFER_SIZE.to_string()));
+    }
+    all
+}
+
 /// How the data phase went through MPI-IO, for the write summary.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct MpioReport {
@@ -206,6 +222,15 @@ mod tests {
             Layer::Ompio
         );
         assert_eq!(Layer::detect("MPICH Version: 4.0", None), Layer::Romio);
+    }
+
+    #[test]
+    fn collective_writes_get_a_small_buffer_unless_told() {
+        let set = collective(&[]);
+        assert_eq!(set, hints(&[("cb_buffer_size", "8388608")]));
+        validate(&set, Layer::Ompio, LIMITS).unwrap();
+        let own = hints(&[("cb_buffer_size", "16777216"), ("cb_nodes", "2")]);
+        assert_eq!(collective(&own), own);
     }
 
     #[test]

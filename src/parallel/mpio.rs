@@ -4,8 +4,9 @@
 //! The datasets are contiguous and allocated in advance, so their bytes are plain
 //! little-endian arrays at known offsets: nothing about the file's structure changes.
 //! Collectively, each run of a rank's pieces that follow each other in the file (rank 0
-//! lays a rank's datasets out as one) becomes one `MPI_File_write_at_all` of one buffer
-//! per [`ROUND`] bytes, so MPI's collective buffering (and its hints) act and MPI-IO
+//! lays a rank's datasets out as one) becomes one `MPI_File_write_at_all` per [`ROUND`]
+//! bytes, straight from the rank's buffers (an `hindexed` memory type names them, so
+//! nothing is copied here), so MPI's collective buffering (and its hints) act and MPI-IO
 //! writes large pieces; independently, each piece is one `MPI_File_write_at`.
 
 use std::ffi::{c_char, c_int};
@@ -18,8 +19,8 @@ use mpi::ffi::{
     MPI_File_write_at_all, MPI_Get_library_version, MPI_Info, MPI_Info_create, MPI_Info_free,
     MPI_Info_get, MPI_Info_get_nkeys, MPI_Info_get_nthkey, MPI_Info_set, MPI_MAX_ERROR_STRING,
     MPI_MAX_INFO_KEY, MPI_MAX_INFO_VAL, MPI_MAX_LIBRARY_VERSION_STRING, MPI_MODE_WRONLY,
-    MPI_Offset, MPI_SUCCESS,
-    RSMPI_ERRORS_RETURN, RSMPI_FILE_NULL, RSMPI_INFO_NULL, RSMPI_STATUS_IGNORE, RSMPI_UINT8_T,
+    MPI_Aint, MPI_Datatype, MPI_Offset, MPI_SUCCESS, MPI_Type_commit, MPI_Type_create_hindexed,
+    MPI_Type_free, RSMPI_ERRORS_RETURN, RSMPI_FILE_NULL, RSMPI_INFO_NULL, RSMPI_STATUS_IGNORE, RSMPI_UINT8_T,
 };
 
 use super::comm::Comm;
@@ -33,15 +34,23 @@ compile_error!("the MPI-IO data phase writes native bytes into little-endian dat
 /// The largest block one write or one datatype block holds (counts are `int`s).
 const PIECE: usize = 1 << 30;
 
-/// The most bytes one collective write call carries (pieces smaller than this are copied
-/// into one buffer of up to this size).
-const ROUND: usize = 64 << 20;
+/// The most bytes one collective write call carries (a count of bytes MPI's datatypes
+/// hold as an `int`).
+const ROUND: usize = PIECE;
+
+/// A part of a collective write smaller than this is copied into the round's staging
+/// buffer (MPI-IO would write a block of memory this small with a call of its own).
+const SMALL: usize = 64 << 10;
+
+/// The most bytes of small parts one collective round copies.
+const STAGE: usize = 8 << 20;
 
 /// How the ranks write their data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Io {
-    /// One collective `MPI_File_write_at_all` per rank and checkpoint (per GiB), over a
-    /// file view of the rank's datasets: MPI's collective buffering and hints act.
+    /// One collective `MPI_File_write_at_all` per rank and checkpoint (per GiB) for each
+    /// run of the rank's datasets that follow each other in the file, from the rank's
+    /// buffers: MPI's collective buffering and hints act.
     #[default]
     Collective,
     /// One `MPI_File_write_at` per dataset, as each rank finds it.
@@ -272,16 +281,17 @@ impl DataFile<'_> {
     /// Writes `(offset, bytes)` pieces (at distinct, non-overlapping offsets) in `rounds`
     /// collective calls, one per [`Chunk`]: a range of the file the pieces fill without a
     /// gap (rank 0 lays a rank's datasets out as one such run), at most [`ROUND`] bytes,
-    /// handed to MPI as one buffer, so that MPI-IO writes it in one piece. A rank whose
-    /// pieces take fewer rounds, or that failed, still takes part with nothing.
-    /// `halfway` runs before the middle round. Returns the time spent in the write calls.
+    /// written from where the pieces lie in memory, so that MPI-IO writes it in one piece
+    /// without a copy of the rank's data. A rank whose pieces take fewer rounds, or that
+    /// failed, still takes part with nothing. `halfway` runs before the middle round.
+    /// Returns the time spent in the write calls.
     ///
     /// # Collective
     /// `MPI_File_write_at_all` `rounds` times on every rank; `rounds` must be the same
     /// everywhere (at least [`rounds`] of every rank's pieces).
     pub(crate) fn write_collective(&self, pieces: &[(u64, &[u8])], rounds: usize, halfway: &dyn Fn() -> Result<()>) -> Result<Duration> {
         let mut chunks = chunks(pieces).into_iter();
-        let mut packed: Vec<u8> = Vec::new();
+        let mut staging = Vec::new();
         let mut writing = Duration::ZERO;
         let mut outcome = Ok(());
         for round in 0..rounds {
@@ -289,17 +299,11 @@ impl DataFile<'_> {
                 outcome = halfway();
             }
             let chunk = if outcome.is_ok() { chunks.next() } else { None };
-            let (at, bytes): (u64, &[u8]) = match &chunk {
-                None => (0, &[]),
-                Some(Chunk { at, parts }) if parts.len() == 1 => (*at, parts[0]),
-                Some(Chunk { at, parts }) => {
-                    packed.clear();
-                    parts.iter().for_each(|p| packed.extend_from_slice(p));
-                    (*at, &packed)
-                }
-            };
             let start = Instant::now();
-            let written = self.write_all_at(at, bytes);
+            let written = match chunk {
+                Some(chunk) => Memory::of(&chunk.parts, &mut staging).and_then(|memory| self.write_all_at(chunk.at, &memory)),
+                None => self.write_all_at(0, &Memory::nothing()),
+            };
             writing += start.elapsed();
             if outcome.is_ok() {
                 outcome = written;
@@ -308,14 +312,13 @@ impl DataFile<'_> {
         outcome.map(|()| writing)
     }
 
-    /// One collective write of `bytes` (at most [`ROUND`]) at `at`; no bytes: the rank
-    /// takes part with nothing.
-    fn write_all_at(&self, at: u64, bytes: &[u8]) -> Result<()> {
-        let count = c_int::try_from(bytes.len()).expect("a round is at most 1 GiB");
+    /// One collective write of `memory` at `at`; nothing: the rank takes part with no
+    /// bytes.
+    fn write_all_at(&self, at: u64, memory: &Memory<'_>) -> Result<()> {
         let at = MPI_Offset::try_from(at).unwrap_or(MPI_Offset::MAX);
-        // SAFETY: an open file; `bytes` is `count` readable bytes (a dangling but aligned
-        // pointer for none, which MPI does not read). Every rank calls this once per round.
-        let rc = unsafe { MPI_File_write_at_all(self.fh, at, bytes.as_ptr().cast(), count, RSMPI_UINT8_T, RSMPI_STATUS_IGNORE) };
+        // SAFETY: an open file; `memory` names readable bytes that live as long as it does
+        // (or none). Every rank calls this once per round.
+        let rc = unsafe { MPI_File_write_at_all(self.fh, at, memory.base.cast(), memory.count, memory.datatype, RSMPI_STATUS_IGNORE) };
         check(rc, "write (MPI-IO, collective)", self.path)
     }
 
@@ -338,29 +341,115 @@ struct Chunk<'a> {
     parts: Vec<&'a [u8]>,
 }
 
+/// Where one collective write's bytes lie in memory: one slice as bytes, several as an
+/// `hindexed` datatype over them (displacements from the first), freed on drop.
+struct Memory<'a> {
+    base: *const u8,
+    count: c_int,
+    datatype: MPI_Datatype,
+    derived: bool,
+    _parts: std::marker::PhantomData<&'a [u8]>,
+}
+
+impl<'a> Memory<'a> {
+    /// No bytes.
+    fn nothing() -> Memory<'static> {
+        // SAFETY: a predefined datatype handle.
+        let datatype = unsafe { RSMPI_UINT8_T };
+        Memory { base: std::ptr::NonNull::dangling().as_ptr(), count: 0, datatype, derived: false, _parts: std::marker::PhantomData }
+    }
+
+    /// The bytes of `parts`, in order, as one write's memory (each part at most [`PIECE`]):
+    /// runs of parts under [`SMALL`] bytes are copied into `staging` (at most [`STAGE`]
+    /// bytes, as [`chunks`] bounds them), so that MPI-IO sees a few large blocks rather
+    /// than one per spike train; larger parts are written from where they lie.
+    fn of(parts: &[&'a [u8]], staging: &'a mut Vec<u8>) -> Result<Memory<'a>> {
+        enum Block<'a> {
+            Staged(std::ops::Range<usize>),
+            Direct(&'a [u8]),
+        }
+        staging.clear();
+        let mut blocks: Vec<Block<'a>> = Vec::new();
+        for part in parts {
+            if part.len() >= SMALL {
+                blocks.push(Block::Direct(part));
+                continue;
+            }
+            let at = staging.len();
+            staging.extend_from_slice(part);
+            match blocks.last_mut() {
+                Some(Block::Staged(run)) if run.end == at => run.end = staging.len(),
+                _ => blocks.push(Block::Staged(at..staging.len())),
+            }
+        }
+        let staging: &'a [u8] = staging;
+        let slices: Vec<&'a [u8]> = blocks
+            .into_iter()
+            .map(|b| match b {
+                Block::Staged(run) => &staging[run],
+                Block::Direct(part) => part,
+            })
+            .collect();
+        let base = slices[0].as_ptr();
+        let phantom = std::marker::PhantomData;
+        if let [one] = slices[..] {
+            let count = c_int::try_from(one.len()).expect("a round is at most 1 GiB");
+            // SAFETY: a predefined datatype handle.
+            let datatype = unsafe { RSMPI_UINT8_T };
+            return Ok(Memory { base, count, datatype, derived: false, _parts: phantom });
+        }
+        let lengths: Vec<c_int> = slices.iter().map(|p| c_int::try_from(p.len()).expect("a part is at most 1 GiB")).collect();
+        // Displacements are byte distances from the first block, as MPI_Aint_diff computes them.
+        let displacements: Vec<MPI_Aint> = slices.iter().map(|p| (p.as_ptr() as MPI_Aint).wrapping_sub(base as MPI_Aint)).collect();
+        let count = c_int::try_from(slices.len()).expect("a round has fewer blocks than an int holds");
+        // SAFETY: a predefined datatype handle, overwritten by MPI below.
+        let mut datatype: MPI_Datatype = unsafe { RSMPI_UINT8_T };
+        // SAFETY: `count` lengths and displacements, a predefined element type; the new
+        // type is committed before use and freed on drop.
+        let rc = unsafe {
+            let rc = MPI_Type_create_hindexed(count, lengths.as_ptr(), displacements.as_ptr(), RSMPI_UINT8_T, &raw mut datatype);
+            if rc == int(MPI_SUCCESS) { MPI_Type_commit(&raw mut datatype) } else { rc }
+        };
+        check(rc, "describe the data in memory (MPI datatype)", Path::new(""))?;
+        Ok(Memory { base, count: 1, datatype, derived: true, _parts: phantom })
+    }
+}
+
+impl Drop for Memory<'_> {
+    fn drop(&mut self) {
+        if self.derived {
+            // SAFETY: a datatype this value created and committed.
+            unsafe { MPI_Type_free(&raw mut self.datatype) };
+        }
+    }
+}
+
 /// The collective rounds `pieces` take.
 pub(crate) fn rounds(pieces: &[(u64, &[u8])]) -> usize {
     chunks(pieces).len()
 }
 
-/// `pieces` sorted by offset and cut into [`Chunk`]s of at most [`ROUND`] bytes.
+/// `pieces` sorted by offset and cut into [`Chunk`]s of at most [`ROUND`] bytes, of which
+/// at most [`STAGE`] in parts under [`SMALL`] bytes.
 fn chunks<'a>(pieces: &[(u64, &'a [u8])]) -> Vec<Chunk<'a>> {
     let mut sorted: Vec<(u64, &[u8])> = pieces.iter().filter(|p| !p.1.is_empty()).copied().collect();
     sorted.sort_unstable_by_key(|p| p.0);
     let mut out: Vec<Chunk<'a>> = Vec::new();
     let mut end = 0u64;
-    let mut bytes = 0usize;
+    let (mut bytes, mut staged) = (0usize, 0usize);
     for (offset, piece) in sorted {
         for (i, part) in piece.chunks(ROUND).enumerate() {
             let at = offset + (i * ROUND) as u64;
+            let small = if part.len() < SMALL { part.len() } else { 0 };
             match out.last_mut() {
-                Some(last) if at == end && bytes + part.len() <= ROUND => last.parts.push(part),
+                Some(last) if at == end && bytes + part.len() <= ROUND && staged + small <= STAGE => last.parts.push(part),
                 _ => {
                     out.push(Chunk { at, parts: vec![part] });
-                    bytes = 0;
+                    (bytes, staged) = (0, 0);
                 }
             }
             bytes += part.len();
+            staged += small;
             end = at + part.len() as u64;
         }
     }
@@ -401,6 +490,13 @@ mod tests {
         assert_eq!(chunks.len(), 2, "0..24 and 40..48: {chunks:?}");
         assert_eq!((chunks[0].at, chunks[0].parts.len(), chunks[1].at), (0, 3, 40));
         assert_eq!(rounds(&[]), 0);
+        // small parts: a round stages at most STAGE bytes of them; large ones are not staged
+        let train = vec![0u8; 1024];
+        let many: Vec<(u64, &[u8])> = (0..3 * STAGE / 1024).map(|i| ((i * 1024) as u64, &train[..])).collect();
+        assert_eq!(rounds(&many), 3);
+        let big = vec![0u8; SMALL];
+        let large: Vec<(u64, &[u8])> = (0..3 * STAGE / SMALL).map(|i| ((i * SMALL) as u64, &big[..])).collect();
+        assert_eq!(rounds(&large), 1);
         assert_eq!("independent".parse::<Io>().unwrap(), Io::Independent);
         assert!("both".parse::<Io>().is_err());
     }

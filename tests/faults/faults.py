@@ -6,6 +6,7 @@ complete checkpoints, readable by Neo (after `bsb-results recover` where a kill 
 the middle of a commit).
 
 usage: faults.py --bin target/release/bsb-results --ranks 2 4 [--random 5]
+(the binary built with `cargo build --release --features test-hooks`, for `simulate --fault`)
 """
 import argparse
 import json
@@ -23,7 +24,7 @@ import warnings
 warnings.simplefilter("ignore")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "neo"))
 from neo_files import read_blocks  # noqa: E402
-from checks import ENV, need, problems  # noqa: E402
+from checks import ENV, fault_binary, need, problems  # noqa: E402
 
 CHECKPOINTS = 4
 SMALL = (40, 4)
@@ -250,7 +251,7 @@ def replace_is_atomic(binary, ranks, work):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--bin", required=True)
+    p.add_argument("--bin", required=True, type=fault_binary)
     p.add_argument("--ranks", type=int, nargs="+", default=[2, 4])
     p.add_argument("--random", type=int, default=4, help="random kills per rank count")
     p.add_argument("--seed", type=int, default=int(time.time()))

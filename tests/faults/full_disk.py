@@ -10,6 +10,7 @@ Needs to mount a tmpfs (root, or an unprivileged user namespace via `unshare`); 
 neither works it says so and skips.
 
 usage: full_disk.py --bin target/release/bsb-results
+(the binary built with `cargo build --release --features test-hooks`, for `simulate --fault`)
 """
 import argparse
 import errno
@@ -25,7 +26,7 @@ import warnings
 warnings.simplefilter("ignore")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "neo"))
 from neo_files import read_blocks  # noqa: E402
-from checks import ENV, need, problems  # noqa: E402
+from checks import ENV, fault_binary, need, problems  # noqa: E402
 
 SHAPE = ["--cells", "40", "--voltage-cells", "40", "--duration-ms", "400", "--resolution-ms", "0.5", "--quiet"]
 
@@ -154,7 +155,7 @@ def refused_up_front(binary, disk):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--bin", required=True)
+    p.add_argument("--bin", required=True, type=fault_binary)
     p.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
     p.add_argument("--in-namespace", action="store_true", help=argparse.SUPPRESS)
     a = p.parse_args()

@@ -13,6 +13,7 @@
   reads the committed checkpoints of the read-only file with its stale journal.
 
 usage: locks_readers.py --bin target/release/bsb-results
+(the binary built with `cargo build --release --features test-hooks`, for `simulate --fault`)
 """
 import argparse
 import fcntl
@@ -27,7 +28,7 @@ import tempfile
 import threading
 import time
 
-from checks import ENV, need, problems
+from checks import ENV, fault_binary, need, problems
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHAPE = ["--cells", "20", "--voltage-cells", "2", "--duration-ms", "300", "--resolution-ms", "0.5", "--quiet"]
@@ -165,7 +166,7 @@ def readers(binary, work):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--bin", required=True)
+    p.add_argument("--bin", required=True, type=fault_binary)
     a = p.parse_args()
     binary = os.path.abspath(a.bin)
     with tempfile.TemporaryDirectory(prefix="bsb-locks-") as work:
