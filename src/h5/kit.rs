@@ -32,6 +32,8 @@ use crate::error::Result;
 pub(crate) enum GroupKind {
     /// A few links (entities, sections, dimensions).
     Small,
+    /// A signal's channel: a data array with its values, time axis and section links.
+    Channel,
     /// A `properties` group: one dataset per annotation, kept in compact link storage.
     Properties,
     /// Many links (`data_arrays`, `multi_tags`, `groups`).
@@ -113,6 +115,7 @@ pub(crate) struct Kit {
     fcpl: Owned,
     fapl: Owned,
     gcpl_small: Owned,
+    gcpl_channel: Owned,
     gcpl_props: Owned,
     gcpl_container: Owned,
     lcpl: Owned,
@@ -159,6 +162,8 @@ impl Kit {
             // write each); 4 of 90 bytes make one chunk of 536 bytes that holds them all,
             // and 10,000 spike trains take 15-20% less layout time.
             let gcpl_small = group(8, 6, 4, 90)?;
+            // A channel's three links and six attributes: 544 + 72 bytes at 4 x 90.
+            let gcpl_channel = group(8, 6, 5, 90)?;
             let gcpl_props = group(32, 24, 16, 16)?;
             let gcpl_container = group(8, 6, 4, 44)?;
             let lcpl = Owned::plist(H5Pcreate(*H5P_CLS_LINK_CREATE))?;
@@ -191,6 +196,7 @@ impl Kit {
                 fcpl,
                 fapl,
                 gcpl_small,
+                gcpl_channel,
                 gcpl_props,
                 gcpl_container,
                 lcpl,
@@ -302,6 +308,7 @@ impl<'f> Obj<'f> {
     pub(crate) fn group(&self, kit: &Kit, name: &str, kind: GroupKind) -> Result<Obj<'f>> {
         let gcpl = match kind {
             GroupKind::Small => kit.gcpl_small.id(),
+            GroupKind::Channel => kit.gcpl_channel.id(),
             GroupKind::Properties => kit.gcpl_props.id(),
             GroupKind::Container => kit.gcpl_container.id(),
         };

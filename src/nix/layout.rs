@@ -265,7 +265,7 @@ fn write_signal<'f>(block: &BlockHandles<'f>, kit: &Kit, job: &SegmentJob<'_>, s
     let mut section_of_first: Option<Obj<'_>> = None;
     for c in 0..n_channels as usize {
         let array = names::channel_array(&name, c);
-        let da = block.data_arrays.group(kit, &array, GroupKind::Small)?;
+        let da = block.data_arrays.group(kit, &array, GroupKind::Channel)?;
         let da_id = entity(&da, kit, &array, types::ANALOGSIGNAL, job.written_at, job.written_at)?;
         da.attr_str(kit, attr::UNIT, &d.units, false)?;
         let role = Role::Channel(u32::try_from(c).expect("channel count fits u32"));
