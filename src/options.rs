@@ -161,7 +161,8 @@ impl WriteOptionsBuilder {
     /// `romio_cb_write`, `striping_factor`, ...; Open MPI's OMPIO: `cb_buffer_size`,
     /// `cb_nodes`, `collective_buffering`, `stripe_size`, `stripe_width`) with a value of
     /// its kind; anything else fails the write before any MPI call, naming the hint. A
-    /// collective write without `cb_buffer_size` gets 8 MiB (an aggregator's buffer).
+    /// collective write without `cb_buffer_size` gets 4 MiB (an aggregator's buffer), and
+    /// a rank hands each collective call at most half of it.
     pub fn mpio_hint(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.options.mpio_hints.push((key.into(), value.into()));
         self

@@ -203,13 +203,14 @@ fn fill(comm: &mut Comm, path: &Path, options: &WriteOptions, payloads: &[Payloa
         Ok(data) => payloads.iter().zip(data).map(|(p, d)| (p.offset, mpio::bytes_of(&d.nums()))).collect(),
         Err(_) => Vec::new(),
     };
-    let rounds = match options.io() {
-        Io::Collective => comm.all_gather_u64(mpio::rounds(&pieces) as u64).into_iter().max().unwrap_or(0),
-        Io::Independent => 0,
-    };
     let hints = match options.io() {
         Io::Collective => hints::collective(options.mpio_hints()),
         Io::Independent => options.mpio_hints().to_vec(),
+    };
+    let round = hints::round_bytes(&hints);
+    let rounds = match options.io() {
+        Io::Collective => comm.all_gather_u64(mpio::rounds(&pieces, round) as u64).into_iter().max().unwrap_or(0),
+        Io::Independent => 0,
     };
     let (file, opened) = mpio::open(comm, path, &hints);
     let opened = opened.and_then(|()| options.trip(comm.rank(), FaultPoint::Open, path));
@@ -224,7 +225,7 @@ fn fill(comm: &mut Comm, path: &Path, options: &WriteOptions, payloads: &[Payloa
     let file_hints = if comm.is_root() { file.hints() } else { Vec::new() };
     let halfway = || options.trip(comm.rank(), FaultPoint::Data, path);
     let written = match options.io() {
-        Io::Collective => file.write_collective(&pieces, usize::try_from(rounds).unwrap_or(usize::MAX), &halfway),
+        Io::Collective => file.write_collective(&pieces, round, usize::try_from(rounds).unwrap_or(usize::MAX), &halfway),
         Io::Independent => file.write_independent(&pieces, &halfway),
     };
     let closed = file.close();

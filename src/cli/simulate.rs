@@ -75,7 +75,8 @@ pub(crate) struct Args {
     multiplex: bool,
     /// An MPI-IO hint for the ranks' data phase, e.g. `striping_factor=8` (Lustre) or
     /// `romio_cb_write=enable` (collective buffering; ROMIO only). Repeat for several.
-    /// Collective writes use `cb_buffer_size=8388608` unless one is given.
+    /// Collective writes use `cb_buffer_size=4194304` unless one is given, and hand MPI-IO at
+    /// most half of it per call.
     #[arg(long = "mpio-hint", value_name = "KEY=VALUE", value_parser = parse_hint)]
     mpio_hints: Vec<(String, String)>,
     /// How the ranks write their data: `collective` (one MPI_File_write_at_all per rank

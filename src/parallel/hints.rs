@@ -165,10 +165,19 @@ pub(crate) fn validate(hints: &[(String, String)], layer: Layer, limits: Limits)
 }
 
 /// The collective buffer of each MPI-IO aggregator unless the hints set one
-/// (`cb_buffer_size`): 8 MiB, a few Lustre stripes (OMPIO writes half of it per call).
-/// ROMIO's own default is 16 MiB and OMPIO's 32 MiB, which on a rank that holds little
-/// data costs more memory than the data.
-pub(crate) const CB_BUFFER_SIZE: u64 = 8 << 20;
+/// (`cb_buffer_size`): 4 MiB, a few Lustre stripes. ROMIO's own default is 16 MiB and
+/// OMPIO's 32 MiB, which on a rank that holds little data costs more memory than the data.
+pub(crate) const CB_BUFFER_SIZE: u64 = 4 << 20;
+
+/// The most bytes a rank hands one collective call: half of the collective buffer of
+/// `hints` (as [`collective`] completes them), as OMPIO's aggregators write theirs, and at
+/// least 4 KiB. Larger calls cost memory for the copies MPI-IO makes, and on the
+/// development VM one write call of 4 MiB or more is 5-10x slower than the same bytes in
+/// calls of 2 MiB (README, "Performance").
+pub(crate) fn round_bytes(hints: &[(String, String)]) -> usize {
+    let buffer = hints.iter().find(|(k, _)| k == "cb_buffer_size").and_then(|(_, v)| v.parse::<usize>().ok());
+    (buffer.unwrap_or(CB_BUFFER_SIZE as usize) / 2).max(4096)
+}
 
 /// `hints` for a collective data phase: the caller's, plus [`CB_BUFFER_SIZE`] where they
 /// do not set `cb_buffer_size` (both layers read it).
@@ -227,10 +236,13 @@ mod tests {
     #[test]
     fn collective_writes_get_a_small_buffer_unless_told() {
         let set = collective(&[]);
-        assert_eq!(set, hints(&[("cb_buffer_size", "8388608")]));
+        assert_eq!(set, hints(&[("cb_buffer_size", "4194304")]));
+        assert_eq!(round_bytes(&set), 2 << 20);
         validate(&set, Layer::Ompio, LIMITS).unwrap();
         let own = hints(&[("cb_buffer_size", "16777216"), ("cb_nodes", "2")]);
         assert_eq!(collective(&own), own);
+        assert_eq!(round_bytes(&own), 8 << 20);
+        assert_eq!(round_bytes(&hints(&[("cb_buffer_size", "1")])), 4096);
     }
 
     #[test]

@@ -4,8 +4,8 @@
 //! The datasets are contiguous and allocated in advance, so their bytes are plain
 //! little-endian arrays at known offsets: nothing about the file's structure changes.
 //! Collectively, each run of a rank's pieces that follow each other in the file (rank 0
-//! lays a rank's datasets out as one) becomes one `MPI_File_write_at_all` per [`ROUND`]
-//! bytes, straight from the rank's buffers (an `hindexed` memory type names them, so
+//! lays a rank's datasets out as one) becomes one `MPI_File_write_at_all` per round of
+//! at most half the collective buffer, straight from the rank's buffers (an `hindexed` memory type names them, so
 //! nothing is copied here), so MPI's collective buffering (and its hints) act and MPI-IO
 //! writes large pieces; independently, each piece is one `MPI_File_write_at`.
 
@@ -34,16 +34,9 @@ compile_error!("the MPI-IO data phase writes native bytes into little-endian dat
 /// The largest block one write or one datatype block holds (counts are `int`s).
 const PIECE: usize = 1 << 30;
 
-/// The most bytes one collective write call carries (a count of bytes MPI's datatypes
-/// hold as an `int`).
-const ROUND: usize = PIECE;
-
 /// A part of a collective write smaller than this is copied into the round's staging
 /// buffer (MPI-IO would write a block of memory this small with a call of its own).
 const SMALL: usize = 64 << 10;
-
-/// The most bytes of small parts one collective round copies.
-const STAGE: usize = 8 << 20;
 
 /// How the ranks write their data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -280,7 +273,7 @@ impl DataFile<'_> {
 
     /// Writes `(offset, bytes)` pieces (at distinct, non-overlapping offsets) in `rounds`
     /// collective calls, one per [`Chunk`]: a range of the file the pieces fill without a
-    /// gap (rank 0 lays a rank's datasets out as one such run), at most [`ROUND`] bytes,
+    /// gap (rank 0 lays a rank's datasets out as one such run), at most `round` bytes,
     /// written from where the pieces lie in memory, so that MPI-IO writes it in one piece
     /// without a copy of the rank's data. A rank whose pieces take fewer rounds, or that
     /// failed, still takes part with nothing. `halfway` runs before the middle round.
@@ -288,9 +281,9 @@ impl DataFile<'_> {
     ///
     /// # Collective
     /// `MPI_File_write_at_all` `rounds` times on every rank; `rounds` must be the same
-    /// everywhere (at least [`rounds`] of every rank's pieces).
-    pub(crate) fn write_collective(&self, pieces: &[(u64, &[u8])], rounds: usize, halfway: &dyn Fn() -> Result<()>) -> Result<Duration> {
-        let mut chunks = chunks(pieces).into_iter();
+    /// everywhere (at least [`rounds`] of every rank's pieces, with the same `round`).
+    pub(crate) fn write_collective(&self, pieces: &[(u64, &[u8])], round: usize, rounds: usize, halfway: &dyn Fn() -> Result<()>) -> Result<Duration> {
+        let mut chunks = chunks(pieces, round).into_iter();
         let mut staging = Vec::new();
         let mut writing = Duration::ZERO;
         let mut outcome = Ok(());
@@ -360,8 +353,8 @@ impl<'a> Memory<'a> {
     }
 
     /// The bytes of `parts`, in order, as one write's memory (each part at most [`PIECE`]):
-    /// runs of parts under [`SMALL`] bytes are copied into `staging` (at most [`STAGE`]
-    /// bytes, as [`chunks`] bounds them), so that MPI-IO sees a few large blocks rather
+    /// runs of parts under [`SMALL`] bytes are copied into `staging` (at most a round's
+    /// bytes), so that MPI-IO sees a few large blocks rather
     /// than one per spike train; larger parts are written from where they lie.
     fn of(parts: &[&'a [u8]], staging: &'a mut Vec<u8>) -> Result<Memory<'a>> {
         enum Block<'a> {
@@ -425,32 +418,37 @@ impl Drop for Memory<'_> {
 }
 
 /// The collective rounds `pieces` take.
-pub(crate) fn rounds(pieces: &[(u64, &[u8])]) -> usize {
-    chunks(pieces).len()
+pub(crate) fn rounds(pieces: &[(u64, &[u8])], round: usize) -> usize {
+    chunks(pieces, round).len()
 }
 
-/// `pieces` sorted by offset and cut into [`Chunk`]s of at most [`ROUND`] bytes, of which
-/// at most [`STAGE`] in parts under [`SMALL`] bytes.
-fn chunks<'a>(pieces: &[(u64, &'a [u8])]) -> Vec<Chunk<'a>> {
+/// `pieces` sorted by offset and cut into [`Chunk`]s of at most `round` bytes (at most
+/// [`PIECE`]).
+fn chunks<'a>(pieces: &[(u64, &'a [u8])], round: usize) -> Vec<Chunk<'a>> {
+    let round = round.clamp(1, PIECE);
     let mut sorted: Vec<(u64, &[u8])> = pieces.iter().filter(|p| !p.1.is_empty()).copied().collect();
     sorted.sort_unstable_by_key(|p| p.0);
     let mut out: Vec<Chunk<'a>> = Vec::new();
     let mut end = 0u64;
-    let (mut bytes, mut staged) = (0usize, 0usize);
+    let mut bytes = 0usize;
     for (offset, piece) in sorted {
-        for (i, part) in piece.chunks(ROUND).enumerate() {
-            let at = offset + (i * ROUND) as u64;
-            let small = if part.len() < SMALL { part.len() } else { 0 };
-            match out.last_mut() {
-                Some(last) if at == end && bytes + part.len() <= ROUND && staged + small <= STAGE => last.parts.push(part),
+        let mut at = offset;
+        let mut rest = piece;
+        while !rest.is_empty() {
+            let room = match out.last() {
+                Some(_) if at == end && bytes < round => round - bytes,
                 _ => {
-                    out.push(Chunk { at, parts: vec![part] });
-                    (bytes, staged) = (0, 0);
+                    out.push(Chunk { at, parts: Vec::new() });
+                    bytes = 0;
+                    round
                 }
-            }
+            };
+            let (part, tail) = rest.split_at(rest.len().min(room));
+            out.last_mut().expect("a chunk was pushed").parts.push(part);
             bytes += part.len();
-            staged += small;
-            end = at + part.len() as u64;
+            at += part.len() as u64;
+            end = at;
+            rest = tail;
         }
     }
     out
@@ -486,17 +484,15 @@ mod tests {
     fn chunks_follow_the_file() {
         let small = [0u8; 8];
         let pieces = [(16u64, &small[..]), (0, &small[..]), (8, &small[..]), (40, &small[..]), (99, &[][..])];
-        let chunks = chunks(&pieces);
-        assert_eq!(chunks.len(), 2, "0..24 and 40..48: {chunks:?}");
-        assert_eq!((chunks[0].at, chunks[0].parts.len(), chunks[1].at), (0, 3, 40));
-        assert_eq!(rounds(&[]), 0);
-        // small parts: a round stages at most STAGE bytes of them; large ones are not staged
-        let train = vec![0u8; 1024];
-        let many: Vec<(u64, &[u8])> = (0..3 * STAGE / 1024).map(|i| ((i * 1024) as u64, &train[..])).collect();
-        assert_eq!(rounds(&many), 3);
-        let big = vec![0u8; SMALL];
-        let large: Vec<(u64, &[u8])> = (0..3 * STAGE / SMALL).map(|i| ((i * SMALL) as u64, &big[..])).collect();
-        assert_eq!(rounds(&large), 1);
+        let runs = chunks(&pieces, 1 << 20);
+        assert_eq!(runs.len(), 2, "0..24 and 40..48: {runs:?}");
+        assert_eq!((runs[0].at, runs[0].parts.len(), runs[1].at), (0, 3, 40));
+        assert_eq!(rounds(&[], 1 << 20), 0);
+        // a round holds at most `round` bytes: a piece is split where a round fills up
+        let big = vec![0u8; 5000];
+        let split = chunks(&[(0, &big[..]), (5000, &small[..])], 4096);
+        let sizes: Vec<(u64, Vec<usize>)> = split.iter().map(|c| (c.at, c.parts.iter().map(|p| p.len()).collect())).collect();
+        assert_eq!(sizes, [(0, vec![4096]), (4096, vec![904, 8])]);
         assert_eq!("independent".parse::<Io>().unwrap(), Io::Independent);
         assert!("both".parse::<Io>().is_err());
     }

@@ -5,7 +5,7 @@ result file, counted with strace under mpirun, for `simulate` runs of several si
 Checks, per run: every rank makes at most a few write calls per checkpoint in the data
 phase, plus one per piece of its collective buffer it fills (an MPI-IO aggregator writes
 its file domain in pieces of `cb_buffer_size`, or of half of it where OMPIO double-buffers:
-4 MiB with the library's default of 8 MiB), the same for 1,000 as for 10,000 cells
+2 MiB with the library's default of 4 MiB), the same for 1,000 as for 10,000 cells
 holding the same bytes (independent of the number of objects: the 1,000 cells record ten
 times longer), no 4 KiB block is written by two ranks, and the file reads back
 (`bsb-results inspect`).
@@ -29,7 +29,7 @@ ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIR
 MAX_CALLS_PER_CHECKPOINT = 4
 #: The piece of its collective buffer an aggregator writes per call (half of the library's
 #: default `cb_buffer_size`: OMPIO double-buffers).
-CB_PIECE = 4 << 20
+CB_PIECE = 2 << 20
 BLOCK = 4096
 OPEN = re.compile(r'^\d+ +openat\(AT_FDCWD, "([^"]+)", ([A-Z_|]+)[^)]*\)\s+=\s+(\d+)')
 CLOSE = re.compile(r"^\d+ +close\((\d+)\)")
