@@ -167,7 +167,7 @@ pub(crate) fn validate(hints: &[(String, String)], layer: Layer, limits: Limits)
 /// The collective buffer of each MPI-IO aggregator unless the hints set one
 /// (`cb_buffer_size`): 4 MiB, a few Lustre stripes. ROMIO's own default is 16 MiB and
 /// OMPIO's 32 MiB, which on a rank that holds little data costs more memory than the data.
-pub(crate) const CB_BUFFER_SIZE: u64 = 4 << 20;
+pub(crate) const CB_BUFFER_SIZE: usize = 4 << 20;
 
 /// The most bytes a rank hands one collective call: half of the collective buffer of
 /// `hints` (as [`collective`] completes them), as OMPIO's aggregators write theirs, and at
@@ -176,7 +176,7 @@ pub(crate) const CB_BUFFER_SIZE: u64 = 4 << 20;
 /// calls of 2 MiB (README, "Performance").
 pub(crate) fn round_bytes(hints: &[(String, String)]) -> usize {
     let buffer = hints.iter().find(|(k, _)| k == "cb_buffer_size").and_then(|(_, v)| v.parse::<usize>().ok());
-    (buffer.unwrap_or(CB_BUFFER_SIZE as usize) / 2).max(4096)
+    (buffer.unwrap_or(CB_BUFFER_SIZE) / 2).max(4096)
 }
 
 /// `hints` for a collective data phase: the caller's, plus [`CB_BUFFER_SIZE`] where they
