@@ -5,9 +5,10 @@
 //! little-endian arrays at known offsets: nothing about the file's structure changes.
 //! Collectively, each run of a rank's pieces that follow each other in the file (rank 0
 //! lays a rank's datasets out as one) becomes one `MPI_File_write_at_all` per round of
-//! at most half the collective buffer, straight from the rank's buffers (an `hindexed` memory type names them, so
-//! nothing is copied here), so MPI's collective buffering (and its hints) act and MPI-IO
-//! writes large pieces; independently, each piece is one `MPI_File_write_at`.
+//! at most half the collective buffer, straight from the rank's buffers (an `hindexed`
+//! memory type names them; only small parts are staged), so MPI's collective buffering
+//! (and its hints) act and MPI-IO writes large pieces; independently, each piece is one
+//! `MPI_File_write_at`.
 
 use std::ffi::{c_char, c_int};
 use std::path::Path;
@@ -41,9 +42,10 @@ const SMALL: usize = 64 << 10;
 /// How the ranks write their data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Io {
-    /// One collective `MPI_File_write_at_all` per rank and checkpoint (per GiB) for each
-    /// run of the rank's datasets that follow each other in the file, from the rank's
-    /// buffers: MPI's collective buffering and hints act.
+    /// Collective `MPI_File_write_at_all` calls of at most half the collective buffer
+    /// (`cb_buffer_size`, 4 MiB by default) over each run of the rank's datasets that
+    /// follow each other in the file, from the rank's buffers: MPI's collective buffering
+    /// and hints act.
     #[default]
     Collective,
     /// One `MPI_File_write_at` per dataset, as each rank finds it.
@@ -347,15 +349,22 @@ struct Memory<'a> {
 impl<'a> Memory<'a> {
     /// No bytes.
     fn nothing() -> Memory<'static> {
+        Memory::bytes(&[])
+    }
+
+    /// One slice, as bytes (an empty one's pointer is dangling but aligned, and MPI does
+    /// not read it).
+    fn bytes(bytes: &'a [u8]) -> Memory<'a> {
+        let count = c_int::try_from(bytes.len()).expect("a round is at most 1 GiB");
         // SAFETY: a predefined datatype handle.
         let datatype = unsafe { RSMPI_UINT8_T };
-        Memory { base: std::ptr::NonNull::dangling().as_ptr(), count: 0, datatype, derived: false, _parts: std::marker::PhantomData }
+        Memory { base: bytes.as_ptr(), count, datatype, derived: false, _parts: std::marker::PhantomData }
     }
 
     /// The bytes of `parts`, in order, as one write's memory (each part at most [`PIECE`]):
     /// runs of parts under [`SMALL`] bytes are copied into `staging` (at most a round's
-    /// bytes), so that MPI-IO sees a few large blocks rather
-    /// than one per spike train; larger parts are written from where they lie.
+    /// bytes), so that MPI-IO sees a few large blocks rather than one per spike train;
+    /// larger parts are written from where they lie.
     fn of(parts: &[&'a [u8]], staging: &'a mut Vec<u8>) -> Result<Memory<'a>> {
         enum Block<'a> {
             Staged(std::ops::Range<usize>),
@@ -383,14 +392,10 @@ impl<'a> Memory<'a> {
                 Block::Direct(part) => part,
             })
             .collect();
-        let base = slices[0].as_ptr();
-        let phantom = std::marker::PhantomData;
         if let [one] = slices[..] {
-            let count = c_int::try_from(one.len()).expect("a round is at most 1 GiB");
-            // SAFETY: a predefined datatype handle.
-            let datatype = unsafe { RSMPI_UINT8_T };
-            return Ok(Memory { base, count, datatype, derived: false, _parts: phantom });
+            return Ok(Memory::bytes(one));
         }
+        let base = slices[0].as_ptr();
         let lengths: Vec<c_int> = slices.iter().map(|p| c_int::try_from(p.len()).expect("a part is at most 1 GiB")).collect();
         // Displacements are byte distances from the first block, as MPI_Aint_diff computes them.
         let displacements: Vec<MPI_Aint> = slices.iter().map(|p| (p.as_ptr() as MPI_Aint).wrapping_sub(base as MPI_Aint)).collect();
@@ -404,7 +409,7 @@ impl<'a> Memory<'a> {
             if rc == int(MPI_SUCCESS) { MPI_Type_commit(&raw mut datatype) } else { rc }
         };
         check(rc, "describe the data in memory (MPI datatype)", Path::new(""))?;
-        Ok(Memory { base, count: 1, datatype, derived: true, _parts: phantom })
+        Ok(Memory { base, count: 1, datatype, derived: true, _parts: std::marker::PhantomData })
     }
 }
 
