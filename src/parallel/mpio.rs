@@ -296,7 +296,7 @@ impl DataFile<'_> {
             let chunk = if outcome.is_ok() { chunks.next() } else { None };
             let start = Instant::now();
             let written = match chunk {
-                Some(chunk) => Memory::of(&chunk.parts, &mut staging).and_then(|memory| self.write_all_at(chunk.at, &memory)),
+                Some(chunk) => Memory::of(&chunk.parts, &mut staging, self.path).and_then(|memory| self.write_all_at(chunk.at, &memory)),
                 None => self.write_all_at(0, &Memory::nothing()),
             };
             writing += start.elapsed();
@@ -365,7 +365,8 @@ impl<'a> Memory<'a> {
     /// runs of parts under [`SMALL`] bytes are copied into `staging` (at most a round's
     /// bytes), so that MPI-IO sees a few large blocks rather than one per spike train;
     /// larger parts are written from where they lie.
-    fn of(parts: &[&'a [u8]], staging: &'a mut Vec<u8>) -> Result<Memory<'a>> {
+    /// An error names `path`, the file being written.
+    fn of(parts: &[&'a [u8]], staging: &'a mut Vec<u8>, path: &Path) -> Result<Memory<'a>> {
         enum Block<'a> {
             Staged(std::ops::Range<usize>),
             Direct(&'a [u8]),
@@ -408,7 +409,7 @@ impl<'a> Memory<'a> {
             let rc = MPI_Type_create_hindexed(count, lengths.as_ptr(), displacements.as_ptr(), RSMPI_UINT8_T, &raw mut datatype);
             if rc == int(MPI_SUCCESS) { MPI_Type_commit(&raw mut datatype) } else { rc }
         };
-        check(rc, "describe the data in memory (MPI datatype)", Path::new(""))?;
+        check(rc, "describe the data in memory (MPI datatype) for a collective write", path)?;
         Ok(Memory { base, count: 1, datatype, derived: true, _parts: std::marker::PhantomData })
     }
 }
