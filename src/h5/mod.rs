@@ -11,6 +11,7 @@ mod kit;
 mod overlay;
 mod read;
 mod reserve;
+mod tail;
 
 use std::ffi::{CStr, CString, c_char};
 use std::path::{Path, PathBuf};

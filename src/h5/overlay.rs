@@ -33,6 +33,7 @@ use hdf5_sys::h5f::{H5F_ACC_CREAT, H5F_ACC_EXCL, H5F_ACC_RDWR, H5F_ACC_TRUNC, H5
 use hdf5_sys::h5i::hid_t;
 use hdf5_sys::h5p::H5Pset_driver;
 
+use super::tail::Tail;
 use super::{Owned, setup};
 use crate::error::{Error, Result};
 
@@ -112,12 +113,14 @@ struct Open {
     /// The length HDF5 truncated to, when that lies below the committed end.
     truncated: Option<u64>,
     pages: BTreeMap<u64, Page>,
+    /// Writes past the committed end, not yet on disk.
+    tail: Tail,
     /// Kept alive by every file open on it, whatever happens to the transaction.
     session: Arc<Session>,
 }
 
 /// One deferred page: its contents on disk (below the committed end) and the new ones.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Page {
     pub old: Vec<u8>,
     pub new: Vec<u8>,
@@ -246,7 +249,7 @@ static CLASS: Class = Class {
     get_handle: None,
     read: Some(read),
     write: Some(write),
-    flush: None,
+    flush: Some(flush),
     truncate: Some(truncate),
     lock: None,
     unlock: None,
@@ -364,13 +367,14 @@ unsafe extern "C" fn open(name: *const c_char, flags: c_uint, fapl: hid_t, _maxa
     let pages = session.rollback.iter().map(|(at, old)| (*at, Page { old: old.clone(), new: old.clone() })).collect();
     // SAFETY: a zeroed `Base` is what HDF5 expects a driver to hand over; HDF5 fills it.
     let base: Base = unsafe { std::mem::zeroed() };
-    let open = Open { base, file, dev: meta.dev(), ino: meta.ino(), eoa: 0, eof: meta.len(), truncated: None, pages, session };
+    let open = Open { base, file, dev: meta.dev(), ino: meta.ino(), eoa: 0, eof: meta.len(), truncated: None, pages, tail: Tail::default(), session };
     Box::into_raw(Box::new(open)).cast::<Base>()
 }
 
 unsafe extern "C" fn close(file: *mut Base) -> herr_t {
     // SAFETY: `file` came from `open` and HDF5 closes it once.
-    let open = unsafe { Box::from_raw(file.cast::<Open>()) };
+    let mut open = unsafe { Box::from_raw(file.cast::<Open>()) };
+    open.write_tail();
     let len = open.truncated.unwrap_or(open.eof);
     *lock(&open.session.pending) = Some(Pending { pages: open.pages, len });
     0
@@ -442,6 +446,12 @@ unsafe extern "C" fn write(file: *mut Base, kind: MemType, _dxpl: hid_t, addr: h
     0
 }
 
+unsafe extern "C" fn flush(file: *mut Base, _dxpl: hid_t, _closing: bool) -> herr_t {
+    // SAFETY: from `open`, the only reference in this callback.
+    unsafe { state_mut(file) }.write_tail();
+    0
+}
+
 unsafe extern "C" fn truncate(file: *mut Base, _dxpl: hid_t, _closing: bool) -> herr_t {
     // SAFETY: from `open`, the only reference in this callback.
     let open = unsafe { state_mut(file) };
@@ -453,6 +463,10 @@ unsafe extern "C" fn truncate(file: *mut Base, _dxpl: hid_t, _closing: bool) -> 
         return 0;
     }
     open.truncated = None;
+    open.write_tail();
+    if open.session.is_poisoned() {
+        return 0;
+    }
     if open.eoa != open.eof {
         if let Err(e) = open.file.set_len(open.eoa) {
             // As for writes: recorded, and HDF5 goes on (see `write`).
@@ -495,7 +509,7 @@ impl Open {
                 None => 0,
             };
             if have < n {
-                read_or_zero(&self.file, pos + have as u64, &mut out[have..])?;
+                self.read_disk(pos + have as u64, &mut out[have..])?;
             }
             done += n;
         }
@@ -510,34 +524,54 @@ impl Open {
         while done < buf.len() {
             let pos = addr + done as u64;
             if pos >= limit {
-                self.file.write_all_at(&buf[done..], pos)?;
+                self.tail.put(pos, &buf[done..]);
                 self.eof = self.eof.max(addr + buf.len() as u64);
-                return Ok(());
+                return if self.tail.is_full() { self.tail.write_out(&self.file) } else { Ok(()) };
             }
             let page = pos / PAGE * PAGE;
             let page_end = (page + PAGE).min(limit);
             let n = usize::try_from((page_end - pos).min((buf.len() - done) as u64)).unwrap_or(usize::MAX);
             let at = usize::try_from(pos - page).unwrap_or(usize::MAX);
-            let p = match self.pages.entry(page) {
-                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::btree_map::Entry::Vacant(e) => {
-                    let mut old = vec![0u8; usize::try_from(page_end - page).unwrap_or(0)];
-                    read_or_zero(&self.file, page, &mut old)?;
-                    e.insert(Page { new: old.clone(), old })
-                }
-            };
-            if p.new.len() < at + n {
-                // A page cut at the committed end, written past it after a failure.
-                let from = p.new.len();
-                let mut more = vec![0u8; at + n - from];
-                read_or_zero(&self.file, page + from as u64, &mut more)?;
-                p.new.extend_from_slice(&more);
+            if !self.pages.contains_key(&page) {
+                let mut old = vec![0u8; usize::try_from(page_end - page).unwrap_or(0)];
+                self.read_disk(page, &mut old)?;
+                self.pages.insert(page, Page { new: old.clone(), old });
             }
+            let have = self.pages.get(&page).map_or(0, |p| p.new.len());
+            if have < at + n {
+                // A page cut at the committed end, written past it after a failure.
+                let mut more = vec![0u8; at + n - have];
+                self.read_disk(page + have as u64, &mut more)?;
+                self.pages.entry(page).or_default().new.extend_from_slice(&more);
+            }
+            let p = self.pages.entry(page).or_default();
             p.new[at..at + n].copy_from_slice(&buf[done..done + n]);
             self.eof = self.eof.max(pos + n as u64);
             done += n;
         }
         Ok(())
+    }
+}
+
+impl Open {
+    /// Reads what the file holds at `pos` past the deferred pages: buffered writes over
+    /// the disk.
+    fn read_disk(&self, pos: u64, out: &mut [u8]) -> std::io::Result<()> {
+        if !self.tail.read(pos, out) {
+            read_or_zero(&self.file, pos, out)?;
+            self.tail.apply(pos, out);
+        }
+        Ok(())
+    }
+
+    /// Writes the buffered writes out, unless the session is poisoned (then they stay in
+    /// memory, where reads find them); a failure poisons it (see `write`).
+    fn write_tail(&mut self) {
+        if !self.session.is_poisoned() {
+            if let Err(e) = self.tail.write_out(&self.file) {
+                self.session.fail_write(e);
+            }
+        }
     }
 }
 
@@ -567,7 +601,7 @@ mod tests {
         let file = OpenOptions::new().read(true).write(true).open(&path).unwrap();
         // SAFETY: a zeroed Base, as HDF5 would receive it.
         let base: Base = unsafe { std::mem::zeroed() };
-        let open = Open { base, file, dev: 0, ino: 0, eoa: 0, eof: content.len() as u64, truncated: None, pages: BTreeMap::new(), session: Session::new(committed_end) };
+        let open = Open { base, file, dev: 0, ino: 0, eoa: 0, eof: content.len() as u64, truncated: None, pages: BTreeMap::new(), tail: Tail::default(), session: Session::new(committed_end) };
         (dir, open)
     }
 
@@ -589,6 +623,11 @@ mod tests {
     fn writes_past_the_committed_end_go_to_disk_and_split_at_it() {
         let (dir, mut f) = open_file(&[1u8; 8192], 8100);
         f.write(8000, &[9u8; 400]).unwrap();
+        assert_eq!(std::fs::read(dir.path().join("f")).unwrap(), vec![1u8; 8192], "buffered until written out");
+        let mut back = [0u8; 500];
+        f.read(8000, &mut back).unwrap();
+        assert_eq!(&back[..400], &[9u8; 400], "reads see the buffered bytes");
+        f.write_tail();
         let disk = std::fs::read(dir.path().join("f")).unwrap();
         assert_eq!(disk.len(), 8400);
         assert_eq!(&disk[8000..8100], &[1u8; 100], "below the committed end: deferred");
