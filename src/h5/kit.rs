@@ -213,9 +213,11 @@ impl Kit {
         }
     }
 
-    /// The link-creation list (UTF-8 names).
-    pub(super) fn lcpl(&self) -> hid_t {
-        self.lcpl.id()
+    /// The link-creation list for a link named `name`: HDF5's default (ASCII) for an
+    /// ASCII name, which spares HDF5 reading the list's properties on every link (3% of a
+    /// layout's instructions), and the UTF-8 list for any other name.
+    pub(super) fn lcpl(&self, name: &str) -> hid_t {
+        if name.is_ascii() { H5P_DEFAULT } else { self.lcpl.id() }
     }
 
     pub(super) fn fcpl(&self) -> hid_t {
@@ -314,7 +316,7 @@ impl<'f> Obj<'f> {
         };
         let c = cstr(name);
         // SAFETY: open location, NUL-terminated name, valid property lists.
-        let id = unsafe { hdf5_sys::h5g::H5Gcreate2(self.id(), c.as_ptr(), kit.lcpl.id(), gcpl, H5P_DEFAULT) };
+        let id = unsafe { hdf5_sys::h5g::H5Gcreate2(self.id(), c.as_ptr(), kit.lcpl(name), gcpl, H5P_DEFAULT) };
         self.wrap(id, "create group", name)
     }
 
@@ -322,7 +324,7 @@ impl<'f> Obj<'f> {
     pub(crate) fn link(&self, kit: &Kit, target: &Obj<'_>, name: &str) -> Result<()> {
         let c = cstr(name);
         // SAFETY: open objects, "." names the target itself.
-        let ret = unsafe { H5Lcreate_hard(target.id(), c".".as_ptr(), self.id(), c.as_ptr(), kit.lcpl.id(), H5P_DEFAULT) };
+        let ret = unsafe { H5Lcreate_hard(target.id(), c".".as_ptr(), self.id(), c.as_ptr(), kit.lcpl(name), H5P_DEFAULT) };
         self.file().check(ret, "link", || self.child_name(name)).map(drop)
     }
 
@@ -408,7 +410,7 @@ impl<'f> Obj<'f> {
         let space = kit.space(n)?;
         let c = cstr(name);
         // SAFETY: open location, valid type, space and property lists.
-        let id = unsafe { H5Dcreate2(self.id(), c.as_ptr(), t, space.id(), kit.lcpl.id(), dcpl, H5P_DEFAULT) };
+        let id = unsafe { H5Dcreate2(self.id(), c.as_ptr(), t, space.id(), kit.lcpl(name), dcpl, H5P_DEFAULT) };
         self.wrap(id, "create dataset", name)
     }
 
@@ -418,5 +420,32 @@ impl<'f> Obj<'f> {
         // the memory type matches the buffer's element type.
         let ret = unsafe { H5Dwrite(self.id(), kit.mem_type(values.num_type()), H5S_ALL, H5S_ALL, kit.dxpl(), values.ptr()) };
         self.file().check(ret, "write dataset", || self.name()).map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::h5::{File, Mode, locked};
+    use hdf5_sys::h5l::{H5L_info1_t, H5Lget_info1};
+
+    #[test]
+    fn links_with_other_than_ascii_names_are_utf8() {
+        let dir = tempfile::tempdir().unwrap();
+        locked(|| {
+            let kit = Kit::new().unwrap();
+            let file = File::open(&dir.path().join("names.h5"), Mode::Create, Some(&kit), Some(kit.fapl())).unwrap();
+            let root = file.root().unwrap();
+            let group = root.group(&kit, "plain", GroupKind::Small).unwrap();
+            root.link(&kit, &group, "ünïcode").unwrap();
+            root.numbers(&kit, "µ", Nums::F64(&[1.0])).unwrap();
+            for (name, cset) in [("plain", H5T_cset_t::H5T_CSET_ASCII), ("ünïcode", H5T_cset_t::H5T_CSET_UTF8), ("µ", H5T_cset_t::H5T_CSET_UTF8)] {
+                let mut info = H5L_info1_t::default();
+                // SAFETY: an open group, a NUL-terminated name and an out-struct HDF5 fills.
+                let ret = unsafe { H5Lget_info1(root.id(), cstr(name).as_ptr(), &raw mut info, H5P_DEFAULT) };
+                assert!(ret >= 0, "{name}");
+                assert_eq!(info.cset, cset, "{name}");
+            }
+        });
     }
 }

@@ -94,7 +94,7 @@ impl<'f> Obj<'f> {
         let c = cstr(name);
         // SAFETY: as above; NUL-terminated name, valid link-creation list.
         unsafe {
-            file.check(H5Olink(ds.id(), self.id(), c.as_ptr(), kit.lcpl(), H5P_DEFAULT), "link", || self.child_name(name))?;
+            file.check(H5Olink(ds.id(), self.id(), c.as_ptr(), kit.lcpl(name), H5P_DEFAULT), "link", || self.child_name(name))?;
             file.check(H5Odecr_refcount(ds.id()), "link", || self.child_name(name))?;
         }
         Ok(ds)
