@@ -114,9 +114,10 @@ pub(crate) fn layer() -> (Layer, Limits) {
 pub(crate) struct Info(MPI_Info);
 
 impl Info {
-    /// An info object holding `hints` (`MPI_INFO_NULL` when there are none). The hints
-    /// must have passed [`super::hints::validate`]: MPI aborts on a key it cannot hold.
-    pub(crate) fn new(hints: &[(String, String)]) -> Result<Info> {
+    /// An info object holding `hints` (`MPI_INFO_NULL` when there are none) for opening
+    /// `path`, which its errors name. The hints must have passed
+    /// [`super::hints::validate`]: MPI aborts on a key it cannot hold.
+    pub(crate) fn new(hints: &[(String, String)], path: &Path) -> Result<Info> {
         // SAFETY: RSMPI_INFO_NULL is a valid handle constant.
         let mut info = Info(unsafe { RSMPI_INFO_NULL });
         if hints.is_empty() {
@@ -125,18 +126,10 @@ impl Info {
         // SAFETY: creates an info object and sets NUL-terminated keys and values, whose
         // lengths were checked against MPI's limits.
         unsafe {
-            check(
-                MPI_Info_create(&raw mut info.0),
-                "create MPI info",
-                Path::new(""),
-            )?;
+            check(MPI_Info_create(&raw mut info.0), "create the MPI-IO hints (MPI_Info) to open", path)?;
             for (key, value) in hints {
                 let (k, v) = (crate::h5::cstr(key), crate::h5::cstr(value));
-                check(
-                    MPI_Info_set(info.0, k.as_ptr(), v.as_ptr()),
-                    "set MPI-IO hint",
-                    Path::new(""),
-                )?;
+                check(MPI_Info_set(info.0, k.as_ptr(), v.as_ptr()), "set an MPI-IO hint to open", path)?;
             }
         }
         Ok(info)
@@ -171,7 +164,7 @@ pub(crate) fn open<'p>(
     path: &'p Path,
     hints: &[(String, String)],
 ) -> (Option<DataFile<'p>>, Result<()>) {
-    let info = Info::new(hints);
+    let info = Info::new(hints, path);
     let name = crate::h5::cstr(&path.to_string_lossy());
     let mut fh: MPI_File = std::ptr::null_mut();
     // SAFETY: sets the default error handler of files (RSMPI_FILE_NULL) to return codes,
