@@ -10,6 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use crate::comm;
+use crate::common::Common;
 use crate::convert::{annotations, channels, floats, ints, value};
 use crate::errors::Raise;
 use crate::writing::{OnThisThread, mode, summary};
@@ -40,12 +41,16 @@ fn described(o: Bound<'_, PyAny>) -> PyResult<Bound<'_, PyDict>> {
     o.cast_into::<PyDict>().map_err(|_| PyTypeError::new_err("each object must be a dict"))
 }
 
-/// An optional name.
-fn name(d: &Bound<'_, PyDict>) -> PyResult<Option<String>> {
-    match d.get_item("name")? {
-        Some(n) if !n.is_none() => Ok(Some(n.extract()?)),
-        _ => Ok(None),
-    }
+/// What a Neo object's dict holds beside its data: an optional name, `t_start`,
+/// annotations and array annotations.
+fn common(d: &Bound<'_, PyDict>, what: &str) -> PyResult<Common> {
+    let name = match d.get_item("name")? {
+        Some(n) if !n.is_none() => Some(n.extract()?),
+        _ => None,
+    };
+    let t_start = item(d, "t_start", what)?.extract()?;
+    let annotations = annotations(d.get_item("annotations")?.as_ref(), "")?;
+    Ok(Common { name, t_start, annotations, arrays: arrays(d.get_item("array_annotations")?)? })
 }
 
 /// Array annotations, numpy arrays of numbers crossing without a Python list in between.
@@ -75,34 +80,18 @@ fn arrays(obj: Option<Bound<'_, PyAny>>) -> PyResult<Annotations> {
 
 fn spike_train(d: &Bound<'_, PyDict>) -> PyResult<Train> {
     let what = "a spike train";
-    let mut b = Train::builder(floats(&item(d, "times", what)?, "times")?, item(d, "t_stop", what)?.extract()?)
-        .units(item(d, "units", what)?.extract::<String>()?)
-        .t_start(item(d, "t_start", what)?.extract()?)
-        .annotate_all(&annotations(d.get_item("annotations")?.as_ref(), "")?);
-    if let Some(n) = name(d)? {
-        b = b.name(n);
-    }
-    for (k, v) in arrays(d.get_item("array_annotations")?)?.iter() {
-        b = b.array_annotate(k, v.clone());
-    }
-    b.build().or_raise()
+    let b = Train::builder(floats(&item(d, "times", what)?, "times")?, item(d, "t_stop", what)?.extract()?)
+        .units(item(d, "units", what)?.extract::<String>()?);
+    common(d, what)?.build(b)
 }
 
 fn analog_signal(d: &Bound<'_, PyDict>) -> PyResult<AnalogSignal> {
     let what = "an analog signal";
     let (data, n_channels) = channels(&item(d, "samples", what)?, "samples")?;
     let units: String = item(d, "units", what)?.extract()?;
-    let mut b = AnalogSignal::from_channel_major(data, n_channels, units, item(d, "sampling_period", what)?.extract()?)
-        .time_units(item(d, "time_units", what)?.extract::<String>()?)
-        .t_start(item(d, "t_start", what)?.extract()?)
-        .annotate_all(&annotations(d.get_item("annotations")?.as_ref(), "")?);
-    if let Some(n) = name(d)? {
-        b = b.name(n);
-    }
-    for (k, v) in arrays(d.get_item("array_annotations")?)?.iter() {
-        b = b.array_annotate(k, v.clone());
-    }
-    b.build().or_raise()
+    let b = AnalogSignal::from_channel_major(data, n_channels, units, item(d, "sampling_period", what)?.extract()?)
+        .time_units(item(d, "time_units", what)?.extract::<String>()?);
+    common(d, what)?.build(b)
 }
 
 impl PyBlockWriter {

@@ -5,12 +5,12 @@
 //! moves them into the library's segment buffer.
 
 use bsb_results::contract::{self, RunIds};
-use bsb_results::model::{AnalogSignalBuilder, SpikeTrainBuilder};
 use bsb_results::{AnalogSignal, Annotations, CellTarget, Device, FlushContext, SpikeTrain, multiplex};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
+use crate::common::Common;
 use crate::convert::{annotations, channels, floats, ints};
 use crate::errors::{Raise, usage};
 
@@ -36,14 +36,6 @@ pub(crate) struct PyFlushContext {
     signals: Vec<AnalogSignal>,
     /// False once the flush is over: a context kept past its flush refuses to append.
     open: bool,
-}
-
-/// Options shared by every constructor: name, interval, annotations.
-struct Common {
-    name: Option<String>,
-    t_start: f64,
-    extra: Annotations,
-    arrays: Annotations,
 }
 
 impl PyFlushContext {
@@ -87,31 +79,7 @@ impl PyFlushContext {
         for (k, v) in annotations(extra, "")?.iter() {
             all.insert(k, v.clone());
         }
-        Ok(Common { name, t_start: t_start.unwrap_or(self.t_start_ms), extra: all, arrays: annotations(arrays, "")? })
-    }
-
-    fn push_train(&mut self, builder: SpikeTrainBuilder, common: Common) -> PyResult<()> {
-        let mut b = builder.t_start(common.t_start).annotate_all(&common.extra);
-        if let Some(name) = common.name {
-            b = b.name(name);
-        }
-        for (k, v) in common.arrays.iter() {
-            b = b.array_annotate(k, v.clone());
-        }
-        self.trains.push(b.build().or_raise()?);
-        Ok(())
-    }
-
-    fn push_signal(&mut self, builder: AnalogSignalBuilder, common: Common) -> PyResult<()> {
-        let mut b = builder.t_start(common.t_start).annotate_all(&common.extra);
-        if let Some(name) = common.name {
-            b = b.name(name);
-        }
-        for (k, v) in common.arrays.iter() {
-            b = b.array_annotate(k, v.clone());
-        }
-        self.signals.push(b.build().or_raise()?);
-        Ok(())
+        Ok(Common { name, t_start: t_start.unwrap_or(self.t_start_ms), annotations: all, arrays: annotations(arrays, "")? })
     }
 
     /// The per-target annotations of a multiplexed recording: each target a dict of
@@ -190,7 +158,8 @@ impl PyFlushContext {
             b = b.units(units);
         }
         let common = self.common(name, t_start, fields, annotations, array_annotations)?;
-        self.push_train(b, common)
+        self.trains.push(common.build(b)?);
+        Ok(())
     }
 
     /// Appends a stimulus train: the device's own emitted spikes, no cell anchor.
@@ -210,7 +179,8 @@ impl PyFlushContext {
         self.check_open()?;
         let b = contract::stimulus_train(self.ids(), &self.device, floats(times, "times")?, targets, t_stop.unwrap_or(self.t_stop_ms));
         let common = self.common(name, t_start, fields, annotations, array_annotations)?;
-        self.push_train(b, common)
+        self.trains.push(common.build(b)?);
+        Ok(())
     }
 
     /// Appends a signal of one cell: `samples` 1-D (one channel) or 2-D
@@ -238,7 +208,8 @@ impl PyFlushContext {
         let signal = AnalogSignal::from_channel_major(data, n_channels, units, sampling_period_ms);
         let b = signal.annotate_all(&contract::cell_annotations(&self.device, &cell, self.ids()));
         let common = self.common(name, t_start, fields, annotations, array_annotations)?;
-        self.push_signal(b, common)
+        self.signals.push(common.build(b)?);
+        Ok(())
     }
 
     /// Appends one spike train for many targets (BSB 8's multiplexed form).
@@ -260,7 +231,8 @@ impl PyFlushContext {
         let (times, index) = (floats(times, "times")?, ints(target_index, "target_index")?);
         let b = multiplex::spike_train(self.ids(), &self.device, &targets, times, index, t_stop.unwrap_or(self.t_stop_ms)).or_raise()?;
         let common = self.common(name, t_start, None, annotations, None)?;
-        self.push_train(b, common)
+        self.trains.push(common.build(b)?);
+        Ok(())
     }
 
     /// Appends one signal with a channel per target (BSB 8's multiplexed form): `samples`
@@ -284,7 +256,8 @@ impl PyFlushContext {
         let signal = AnalogSignal::from_channel_major(data, n_channels, units, sampling_period_ms);
         let b = multiplex::analog_signal(self.ids(), &self.device, &targets, signal).or_raise()?;
         let common = self.common(name, t_start, None, annotations, None)?;
-        self.push_signal(b, common)
+        self.signals.push(common.build(b)?);
+        Ok(())
     }
 
     fn __repr__(&self) -> String {

@@ -9,12 +9,14 @@
 //! | `writing` | `SimulationResult` and `Stream` |
 //! | `block` | `BlockWriter`: a Block written as Python built it (`bsb_results.bsb`) |
 //! | `context` | `FlushContext`, what a Python recorder fills |
+//! | `common` | name, start and annotations, applied to any object's builder in one place |
 //! | `reading` | `read_nio`, `iter_recordings`, `NioFile`, `plot` |
 //! | `convert` | numpy arrays, annotation values and JSON across the boundary |
 //! | `errors` | the library's errors as the `bsb_results` exception hierarchy |
 
 mod block;
 mod comm;
+mod common;
 mod context;
 mod convert;
 mod errors;

@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::annotations::{Annotations, Value, check_no_nul};
+use super::annotations::{Annotations, check_no_nul};
+use super::builder::ObjectBuilder;
 use super::{MAX_ELEMENTS, describe, validate_units};
 use crate::error::{Error, Result};
 
@@ -98,21 +99,19 @@ impl AnalogSignal {
         sampling_period: f64,
         ragged: Option<String>,
     ) -> AnalogSignalBuilder {
-        AnalogSignalBuilder {
-            signal: AnalogSignal {
-                name: None,
-                data,
-                n_samples,
-                n_channels,
-                units,
-                sampling_period,
-                time_units: "ms".into(),
-                t_start: 0.0,
-                annotations: Annotations::new(),
-                array_annotations: Annotations::new(),
-            },
-            ragged,
-        }
+        let signal = AnalogSignal {
+            name: None,
+            data,
+            n_samples,
+            n_channels,
+            units,
+            sampling_period,
+            time_units: "ms".into(),
+            t_start: 0.0,
+            annotations: Annotations::new(),
+            array_annotations: Annotations::new(),
+        };
+        ObjectBuilder::new(signal, ragged.map(|problem| format!("ragged channels: {problem}")))
     }
 
     /// The name: what quantity was recorded (`V_m`, `I_syn`).
@@ -207,13 +206,9 @@ impl AnalogSignal {
     }
 }
 
-/// Builds a validated [`AnalogSignal`].
-#[derive(Debug, Clone)]
-#[must_use]
-pub struct AnalogSignalBuilder {
-    signal: AnalogSignal,
-    ragged: Option<String>,
-}
+/// Builds a validated [`AnalogSignal`]: the steps every [`ObjectBuilder`] has, the time
+/// unit, and its samples to fill in place.
+pub type AnalogSignalBuilder = ObjectBuilder<AnalogSignal>;
 
 impl AnalogSignalBuilder {
     /// The samples of channel `c`, to fill in place.
@@ -221,64 +216,20 @@ impl AnalogSignalBuilder {
     /// # Panics
     /// If `c >= n_channels`.
     pub fn channel_mut(&mut self, c: usize) -> &mut [f64] {
-        let s = &mut self.signal;
+        let s = &mut self.object;
         assert!(c < s.n_channels, "channel {c} of a {}-channel signal", s.n_channels);
         &mut s.data[c * s.n_samples..(c + 1) * s.n_samples]
     }
 
     /// The number of channels.
     pub fn n_channels(&self) -> usize {
-        self.signal.n_channels
+        self.object.n_channels
     }
 
-    /// Sets the name: the recorded quantity (`V_m`).
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.signal.name = Some(name.into());
-        self
-    }
-    /// Sets the time of the first sample (default 0).
-    pub fn t_start(mut self, t_start: f64) -> Self {
-        self.signal.t_start = t_start;
-        self
-    }
     /// Sets the unit of `sampling_period` and `t_start` (default `ms`).
     pub fn time_units(mut self, units: impl Into<String>) -> Self {
-        self.signal.time_units = units.into();
+        self.object.time_units = units.into();
         self
-    }
-    /// Adds or replaces an annotation.
-    pub fn annotate(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.signal.annotations.insert(key, value);
-        self
-    }
-    /// Adds every annotation of `annotations`, in order.
-    pub fn annotate_all(mut self, annotations: &Annotations) -> Self {
-        for (k, v) in annotations.iter() {
-            self.signal.annotations.insert(k, v.clone());
-        }
-        self
-    }
-    /// Adds an array annotation: a list with one entry per channel.
-    pub fn array_annotate(mut self, key: impl Into<String>, values: impl Into<Value>) -> Self {
-        self.signal.array_annotations.insert(key, values);
-        self
-    }
-    /// Adds `bsb_<key>` = `value`, the contract's form for kind-specific fields.
-    pub fn field(self, key: &str, value: impl Into<Value>) -> Self {
-        self.annotate(format!("bsb_{key}"), value)
-    }
-    /// Validates and returns the signal.
-    ///
-    /// # Errors
-    /// [`Error::Validation`] naming the signal for ragged channels, a sample that is not
-    /// finite, a sampling period that is not positive, empty units, no channels, or a bad
-    /// annotation key.
-    pub fn build(self) -> Result<AnalogSignal> {
-        if let Some(problem) = self.ragged {
-            return Err(Error::invalid(self.signal.describe(), format!("ragged channels: {problem}")));
-        }
-        self.signal.validate()?;
-        Ok(self.signal)
     }
 }
 

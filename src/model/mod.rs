@@ -2,12 +2,14 @@
 
 mod analog_signal;
 mod annotations;
+mod builder;
 mod spike_train;
 
 use serde::{Deserialize, Serialize};
 
 pub use analog_signal::{AnalogSignal, AnalogSignalBuilder};
 pub use annotations::{Annotations, RESERVED_KEYS, Value, validate_key};
+pub use builder::{Buildable, ObjectBuilder};
 pub(crate) use annotations::check_no_nul;
 pub use spike_train::{SpikeTrain, SpikeTrainBuilder};
 

@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::annotations::{Annotations, Value, check_no_nul};
+use super::annotations::{Annotations, check_no_nul};
+use super::builder::ObjectBuilder;
 use super::{MAX_ELEMENTS, describe, validate_units};
 use crate::error::{Error, Result};
 
@@ -24,7 +25,7 @@ pub struct SpikeTrain {
 impl SpikeTrain {
     /// Starts a spike train of `times` that ends at `t_stop` (units `ms`, `t_start` 0).
     pub fn builder(times: Vec<f64>, t_stop: f64) -> SpikeTrainBuilder {
-        SpikeTrainBuilder(SpikeTrain {
+        let train = SpikeTrain {
             name: None,
             times,
             units: "ms".into(),
@@ -32,7 +33,8 @@ impl SpikeTrain {
             t_stop,
             annotations: Annotations::new(),
             array_annotations: Annotations::new(),
-        })
+        };
+        ObjectBuilder::new(train, None)
     }
 
     /// The name, if any (Neo reads a missing name as `""`).
@@ -98,57 +100,15 @@ impl SpikeTrain {
     }
 }
 
-/// Builds a validated [`SpikeTrain`].
-#[derive(Debug, Clone)]
-#[must_use]
-pub struct SpikeTrainBuilder(SpikeTrain);
+/// Builds a validated [`SpikeTrain`]: the steps every [`ObjectBuilder`] has, and the
+/// time unit.
+pub type SpikeTrainBuilder = ObjectBuilder<SpikeTrain>;
 
 impl SpikeTrainBuilder {
-    /// Sets the name.
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.0.name = Some(name.into());
-        self
-    }
     /// Sets the time unit (default `ms`).
     pub fn units(mut self, units: impl Into<String>) -> Self {
-        self.0.units = units.into();
+        self.object.units = units.into();
         self
-    }
-    /// Sets the start of the interval (default 0).
-    pub fn t_start(mut self, t_start: f64) -> Self {
-        self.0.t_start = t_start;
-        self
-    }
-    /// Adds or replaces an annotation.
-    pub fn annotate(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.0.annotations.insert(key, value);
-        self
-    }
-    /// Adds every annotation of `annotations`, in order.
-    pub fn annotate_all(mut self, annotations: &Annotations) -> Self {
-        for (k, v) in annotations.iter() {
-            self.0.annotations.insert(k, v.clone());
-        }
-        self
-    }
-    /// Adds an array annotation: a list with one entry per spike.
-    pub fn array_annotate(mut self, key: impl Into<String>, values: impl Into<Value>) -> Self {
-        self.0.array_annotations.insert(key, values);
-        self
-    }
-    /// Adds `bsb_<key>` = `value`, the contract's form for kind-specific fields.
-    pub fn field(self, key: &str, value: impl Into<Value>) -> Self {
-        self.annotate(format!("bsb_{key}"), value)
-    }
-    /// Validates and returns the spike train.
-    ///
-    /// # Errors
-    /// [`Error::Validation`] naming the train when a time is not finite or lies outside
-    /// `[t_start, t_stop]`, `t_stop < t_start`, the units are empty, or an annotation key is
-    /// empty, holds `/` or is reserved by Neo.
-    pub fn build(self) -> Result<SpikeTrain> {
-        self.0.validate()?;
-        Ok(self.0)
     }
 }
 
