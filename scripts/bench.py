@@ -129,21 +129,39 @@ def python_script(code, *args):
     return result
 
 
-def python_rows(rows, raw, work, cells):
+def seconds(runs, key):
+    """`key` of each run, as a list for a note."""
+    return ", ".join(f"{r[key]:.2f}" for r in runs)
+
+
+def median_by(runs, key):
+    """The run whose `key` is the median of `runs` (an odd number of them)."""
+    return sorted(runs, key=lambda r: r[key])[len(runs) // 2]
+
+
+def python_rows(rows, raw, work, cells, a_bin):
     """Writing and reading from Python: bsb_results against Neo and against simulate.
-    Needs section 1's `spikes` (simulate) and `spikes_neo` (Neo's read of that file)."""
+    Needs section 1's `spikes_neo` (Neo's read of simulate's file)."""
     label = f"{cells:,} spike trains from Python (mpi4py)"
-    ours = raw["python_write"] = python_script(PY_WRITE, f"{work}/python.nio", os.path.join(ROOT, "tests", "python"), str(cells))
+    # The same objects from Python and from simulate, three runs each, interleaved (this
+    # VM's speed drifts between runs), compared by their medians.
+    pairs = [(python_script(PY_WRITE, f"{work}/python.nio", os.path.join(ROOT, "tests", "python"), str(cells)),
+              simulate(a_bin, f"{work}/python-rust.nio", ["--cells", str(cells), "--voltage-cells", "0", "--duration-ms", "1000",
+                                                           "--rate-hz", "20"]))
+             for _ in range(3)]
+    pythons, rusts = [p for p, _ in pairs], [r for _, r in pairs]
+    ours = raw["python_write"] = median_by(pythons, "run_seconds")
+    rust = raw["python_rust"] = median_by(rusts, "seconds")
     neo = raw["python_neo_write"] = python_script(NEO_WRITE_TRAINS, f"{work}/python-neo.nio", str(cells))
     r = neo["process_seconds"] / ours["process_seconds"]
     row(rows, label, "whole script: bsb_results vs Neo write_block (s)", ours["process_seconds"], neo["process_seconds"], r,
         "≥ 50×", r >= 50, f"same trains and annotations; Neo's write_block alone {neo['write_seconds']:.2f} s, "
         f"our write {ours['write_seconds']:.2f} s; import of bsb_results and mpi4py {ours['import_seconds']:.2f} s")
-    rust = raw["spikes"]
     r = ours["run_seconds"] / rust["seconds"]
     row(rows, label, "Python vs Rust simulate, same objects (s)", ours["run_seconds"], rust["seconds"], r, "≤ 1.5×", r <= 1.5,
-        f"create, flush, write in one process, start and imports left out on both sides (whole processes "
-        f"{ours['process_seconds']:.2f} s and {rust['process_seconds']:.2f} s)")
+        f"create, flush, write in one process, start and imports left out on both sides; medians of 3 interleaved runs "
+        f"(Python {seconds(pythons, 'run_seconds')}; Rust {seconds(rusts, 'seconds')}); "
+        f"whole processes {ours['process_seconds']:.2f} s and {rust['process_seconds']:.2f} s")
     read = raw["python_read"] = python_script(PY_READ, f"{work}/spikes.nio")
     r = raw["spikes_neo"]["read_seconds"] / read["read_seconds"]
     row(rows, f"{cells:,} spike trains × ~20 spikes, 9 annotations", "read into numpy from Python (s)", read["read_seconds"],
@@ -253,7 +271,7 @@ def main():
             row(rows, label, measure, seconds, neo["read_seconds"], r, f"≥ {target}× Neo's read" if target else "faster than inspect", ok,
                 "whole process, figure written" if args[0] == "plot" else "whole process, JSON output included")
 
-        python_rows(rows, raw, work, cells)
+        python_rows(rows, raw, work, cells, a.bin)
 
         # 2. analog signals, one object per channel; the disk's speed from dd, interleaved
         # with our writes (three each, medians: this VM's disk varies a lot between runs)
