@@ -33,7 +33,7 @@ use hdf5_sys::h5f::{H5F_ACC_CREAT, H5F_ACC_EXCL, H5F_ACC_RDWR, H5F_ACC_TRUNC, H5
 use hdf5_sys::h5i::hid_t;
 use hdf5_sys::h5p::H5Pset_driver;
 
-use super::tail::Tail;
+use super::tail::{self, Tail};
 use super::{Owned, setup};
 use crate::error::{Error, Result};
 
@@ -524,8 +524,15 @@ impl Open {
         while done < buf.len() {
             let pos = addr + done as u64;
             if pos >= limit {
-                self.tail.put(pos, &buf[done..]);
+                let rest = &buf[done..];
                 self.eof = self.eof.max(addr + buf.len() as u64);
+                if rest.len() >= tail::LIMIT {
+                    // Large raw data goes straight to disk, after what was buffered before
+                    // it (which it may overwrite).
+                    self.tail.write_out(&self.file)?;
+                    return self.file.write_all_at(rest, pos);
+                }
+                self.tail.put(pos, rest);
                 return if self.tail.is_full() { self.tail.write_out(&self.file) } else { Ok(()) };
             }
             let page = pos / PAGE * PAGE;
@@ -637,6 +644,18 @@ mod tests {
         f.read(8000, &mut back).unwrap();
         assert_eq!(&back[..400], &[9u8; 400]);
         assert_eq!(&back[400..], &[0u8; 100], "zeros past the end of the file");
+    }
+
+    #[test]
+    fn a_large_write_past_the_committed_end_goes_to_disk_after_what_was_buffered() {
+        let (dir, mut f) = open_file(&[], 0);
+        f.write(10, &[1u8; 100]).unwrap();
+        let big = vec![2u8; tail::LIMIT];
+        f.write(50, &big).unwrap();
+        let disk = std::fs::read(dir.path().join("f")).unwrap();
+        assert_eq!(disk.len(), 50 + tail::LIMIT, "written at once");
+        assert_eq!(&disk[10..50], &[1u8; 40], "the buffered bytes first");
+        assert!(disk[50..].iter().all(|b| *b == 2), "then the large write, over them");
     }
 
     #[test]
