@@ -196,7 +196,11 @@ def measured(cmd):
     start = time.perf_counter()
     with tempfile.TemporaryFile() as err:
         child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err)
-        out = child.stdout.read()
+        # Only the last line is kept: a child started later begins its ru_maxrss at this
+        # process's peak, so this process must not hold a big output.
+        out = b""
+        for line in child.stdout:
+            out = line if line.strip() else out
         # wait4's usage covers the command and the children it waited for (the reading
         # commands read in a child of their own); ru_maxrss is the largest of them, in KiB.
         _, status, usage = os.wait4(child.pid, 0)
