@@ -120,7 +120,7 @@ struct Open {
 }
 
 /// One deferred page: its contents on disk (below the committed end) and the new ones.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Page {
     pub old: Vec<u8>,
     pub new: Vec<u8>,
@@ -509,7 +509,7 @@ impl Open {
                 None => 0,
             };
             if have < n {
-                self.read_disk(pos + have as u64, &mut out[have..])?;
+                read_disk(&self.file, &self.tail, pos + have as u64, &mut out[have..])?;
             }
             done += n;
         }
@@ -539,34 +539,24 @@ impl Open {
             let page_end = (page + PAGE).min(limit);
             let n = usize::try_from((page_end - pos).min((buf.len() - done) as u64)).unwrap_or(usize::MAX);
             let at = usize::try_from(pos - page).unwrap_or(usize::MAX);
-            if !self.pages.contains_key(&page) {
-                let mut old = vec![0u8; usize::try_from(page_end - page).unwrap_or(0)];
-                self.read_disk(page, &mut old)?;
-                self.pages.insert(page, Page { new: old.clone(), old });
-            }
-            let have = self.pages.get(&page).map_or(0, |p| p.new.len());
-            if have < at + n {
+            let p = match self.pages.entry(page) {
+                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    let mut old = vec![0u8; usize::try_from(page_end - page).unwrap_or(0)];
+                    read_disk(&self.file, &self.tail, page, &mut old)?;
+                    e.insert(Page { new: old.clone(), old })
+                }
+            };
+            if p.new.len() < at + n {
                 // A page cut at the committed end, written past it after a failure.
-                let mut more = vec![0u8; at + n - have];
-                self.read_disk(page + have as u64, &mut more)?;
-                self.pages.entry(page).or_default().new.extend_from_slice(&more);
+                let from = p.new.len();
+                let mut more = vec![0u8; at + n - from];
+                read_disk(&self.file, &self.tail, page + from as u64, &mut more)?;
+                p.new.extend_from_slice(&more);
             }
-            let p = self.pages.entry(page).or_default();
             p.new[at..at + n].copy_from_slice(&buf[done..done + n]);
             self.eof = self.eof.max(pos + n as u64);
             done += n;
-        }
-        Ok(())
-    }
-}
-
-impl Open {
-    /// Reads what the file holds at `pos` past the deferred pages: buffered writes over
-    /// the disk.
-    fn read_disk(&self, pos: u64, out: &mut [u8]) -> std::io::Result<()> {
-        if !self.tail.read(pos, out) {
-            read_or_zero(&self.file, pos, out)?;
-            self.tail.apply(pos, out);
         }
         Ok(())
     }
@@ -580,6 +570,16 @@ impl Open {
             }
         }
     }
+}
+
+/// Reads what `file` holds at `pos` apart from deferred pages: `tail`'s buffered writes
+/// over the disk.
+fn read_disk(file: &File, tail: &Tail, pos: u64, out: &mut [u8]) -> std::io::Result<()> {
+    if !tail.read(pos, out) {
+        read_or_zero(file, pos, out)?;
+        tail.apply(pos, out);
+    }
+    Ok(())
 }
 
 /// Reads at `pos`, filling with zeros what lies past the end of the file.
