@@ -129,7 +129,7 @@ def python_script(code, *args):
     return result
 
 
-def seconds(runs, key):
+def listed(runs, key):
     """`key` of each run, as a list for a note."""
     return ", ".join(f"{r[key]:.2f}" for r in runs)
 
@@ -139,15 +139,15 @@ def median_by(runs, key):
     return sorted(runs, key=lambda r: r[key])[len(runs) // 2]
 
 
-def python_rows(rows, raw, work, cells, a_bin):
+def python_rows(rows, raw, work, cells, binary, spikes):
     """Writing and reading from Python: bsb_results against Neo and against simulate.
-    Needs section 1's `spikes_neo` (Neo's read of simulate's file)."""
+    `spikes` are simulate's arguments for the same cells. Needs section 1's `spikes_neo`
+    (Neo's read of simulate's file)."""
     label = f"{cells:,} spike trains from Python (mpi4py)"
     # The same objects from Python and from simulate, three runs each, interleaved (this
     # VM's speed drifts between runs), compared by their medians.
     pairs = [(python_script(PY_WRITE, f"{work}/python.nio", os.path.join(ROOT, "tests", "python"), str(cells)),
-              simulate(a_bin, f"{work}/python-rust.nio", ["--cells", str(cells), "--voltage-cells", "0", "--duration-ms", "1000",
-                                                           "--rate-hz", "20"]))
+              simulate(binary, f"{work}/python-rust.nio", spikes))
              for _ in range(3)]
     pythons, rusts = [p for p, _ in pairs], [r for _, r in pairs]
     ours = raw["python_write"] = median_by(pythons, "run_seconds")
@@ -160,7 +160,7 @@ def python_rows(rows, raw, work, cells, a_bin):
     r = ours["run_seconds"] / rust["seconds"]
     row(rows, label, "Python vs Rust simulate, same objects (s)", ours["run_seconds"], rust["seconds"], r, "≤ 1.5×", r <= 1.5,
         f"create, flush, write in one process, start and imports left out on both sides; medians of 3 interleaved runs "
-        f"(Python {seconds(pythons, 'run_seconds')}; Rust {seconds(rusts, 'seconds')}); "
+        f"(Python {listed(pythons, 'run_seconds')}; Rust {listed(rusts, 'seconds')}); "
         f"whole processes {ours['process_seconds']:.2f} s and {rust['process_seconds']:.2f} s")
     read = raw["python_read"] = python_script(PY_READ, f"{work}/spikes.nio")
     r = raw["spikes_neo"]["read_seconds"] / read["read_seconds"]
@@ -277,7 +277,7 @@ def main():
             row(rows, label, measure, seconds, neo["read_seconds"], r, f"≥ {target}× Neo's read" if target else "faster than inspect", ok,
                 "whole process, figure written" if args[0] == "plot" else "whole process, JSON output included")
 
-        python_rows(rows, raw, work, cells, a.bin)
+        python_rows(rows, raw, work, cells, a.bin, spikes)
 
         # 2. analog signals, one object per channel; the disk's speed from dd, interleaved
         # with our writes (three each, medians: this VM's disk varies a lot between runs)
