@@ -284,10 +284,10 @@ fn lay_out(path: &Path, mode: FileMode, job: Job<'_>, descs: &[Vec<u8>], segment
     let block = target.settle(h5::locked(|| -> Result<String> {
         let kit = Kit::new()?;
         let fapl = target.fapl(kit.fapl())?;
-        h5::set_extents(fapl.id(), extents::count(&plan, &descs) * h5::HEADER_BYTES + 64 * 1024)?;
+        h5::set_file_space(fapl.id())?;
         let mode = if target.is_new() { Mode::Create } else { Mode::ReadWrite };
         let file = File::open(target.write_path(), mode, Some(&kit), Some(fapl.id()))?;
-        let extents = extents::reserve(&file, &kit, &plan, &descs, options.align())?;
+        let reserved = extents::reserve(&file, &plan, &descs, options.align())?;
         let written_at = names::nix_time(chrono::Utc::now());
         if !target.is_new() {
             let block = match job {
@@ -318,13 +318,12 @@ fn lay_out(path: &Path, mode: FileMode, job: Job<'_>, descs: &[Vec<u8>], segment
         for (index, (segment, seg_plan)) in segments.iter().zip(&plan.segments).enumerate() {
             let created_at = segment.rec_datetime.as_deref().unwrap_or("19700101T000000");
             let share = options.share_properties();
-            let job = SegmentJob { index, segment, created_at, written_at: &written_at, plan: seg_plan, descs: &descs, share, ticker: &ticker, reserved: &extents.reserved, payloads: &payloads };
+            let job = SegmentJob { index, segment, created_at, written_at: &written_at, plan: seg_plan, descs: &descs, share, ticker: &ticker, reserved: &reserved, payloads: &payloads };
             layout::write_segment(&handles, &kit, &job)?;
         }
         ticker.finish();
         options.trip(0, FaultPoint::Layout, path)?;
         drop(handles);
-        extents.release();
         file.close()?;
         Ok(block)
     }))?;

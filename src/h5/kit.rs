@@ -7,14 +7,13 @@ use std::ffi::{CStr, c_char, c_void};
 
 use hdf5_sys::h5a::{H5Aclose, H5Acreate2, H5Adelete, H5Aexists, H5Awrite};
 use hdf5_sys::h5ac::{H5AC__CURR_CACHE_CONFIG_VERSION, H5AC_cache_config_t};
-use hdf5_sys::h5d::{H5D_alloc_time_t, H5D_fill_time_t, H5D_layout_t, H5Dcreate2, H5Dwrite};
+use hdf5_sys::h5d::{H5D_layout_t, H5Dcreate2, H5Dwrite};
 use hdf5_sys::h5i::hid_t;
-use hdf5_sys::h5l::H5Lcreate_hard;
 use hdf5_sys::h5p::{
     H5P_CLS_DATASET_CREATE, H5P_CLS_DATASET_XFER, H5P_CLS_FILE_ACCESS, H5P_CLS_FILE_CREATE, H5P_CLS_GROUP_CREATE,
-    H5P_CLS_LINK_CREATE, H5P_CRT_ORDER_TRACKED, H5P_DEFAULT, H5Pcreate, H5Pget_mdc_config, H5Pset_alloc_time, H5Pset_buffer,
+    H5P_CLS_LINK_CREATE, H5P_CRT_ORDER_TRACKED, H5P_DEFAULT, H5Pcreate, H5Pget_mdc_config, H5Pset_buffer,
     H5Pset_char_encoding, H5Pset_mdc_config,
-    H5Pset_est_link_info, H5Pset_fill_time, H5Pset_layout, H5Pset_link_creation_order, H5Pset_link_phase_change,
+    H5Pset_est_link_info, H5Pset_layout, H5Pset_link_creation_order, H5Pset_link_phase_change,
     H5Pset_obj_track_times,
 };
 use hdf5_sys::h5s::{H5S_ALL, H5S_class_t, H5Screate, H5Screate_simple};
@@ -40,13 +39,31 @@ pub(crate) enum GroupKind {
     Container,
 }
 
+impl GroupKind {
+    /// How the group stores its links: compact and dense limits, and the link estimate
+    /// that sizes its first header chunk.
+    pub(crate) fn info(self) -> super::GroupInfo {
+        // The estimate sizes a group's first header chunk, where its attributes go too: a
+        // NIX entity carries five or six (about 300 bytes) besides its few links. With
+        // room for 4 links of 12 bytes, a spike train's multi-tag grew a continuation
+        // chunk and its section two (an allocation, a cache entry and a write each); 4 of
+        // 90 bytes make one chunk of 536 bytes that holds them all.
+        let (phase_change, estimate) = match self {
+            GroupKind::Small => (None, (4, 90)),
+            // A channel's three links and six attributes: 544 + 72 bytes at 5 x 90.
+            GroupKind::Channel => (None, (5, 90)),
+            GroupKind::Properties => (Some((32, 24)), (16, 16)),
+            GroupKind::Container => (None, (4, 44)),
+        };
+        super::GroupInfo { phase_change, estimate }
+    }
+}
+
 /// Where a dataset's values live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Layout {
     /// In the object header if small, else contiguous: for values rank 0 writes now.
     Small,
-    /// Contiguous and allocated at creation: for values a rank writes later through MPI-IO.
-    Allocated,
 }
 
 /// The element type of a numeric dataset.
@@ -60,6 +77,21 @@ pub(crate) enum NumType {
     Bool,
 }
 
+impl NumType {
+    /// The bytes of one element in the file.
+    pub(crate) fn size(self) -> u64 {
+        self.elem().size()
+    }
+
+    /// The element type as [`super::encode`] writes it.
+    pub(crate) fn elem(self) -> super::Elem {
+        match self {
+            NumType::F64 => super::Elem::F64,
+            NumType::I64 => super::Elem::I64,
+            NumType::Bool => super::Elem::Bool,
+        }
+    }
+}
 
 /// Numeric values to write.
 #[derive(Debug, Clone, Copy)]
@@ -102,7 +134,7 @@ impl Nums<'_> {
 }
 
 /// Datasets up to this many bytes live in the object header (compact layout).
-const COMPACT_LIMIT: usize = 16 * 1024;
+pub(crate) const COMPACT_LIMIT: usize = 16 * 1024;
 
 /// The metadata cache's maximum size while laying out. Writing thousands of small objects
 /// once, a small cache is faster (and leaner) than HDF5's adaptive default of up to 32 MiB:
@@ -121,7 +153,6 @@ pub(crate) struct Kit {
     lcpl: Owned,
     dcpl_compact: Owned,
     dcpl_contiguous: Owned,
-    dcpl_allocated: Owned,
     dxpl: Owned,
     vlen_utf8: Owned,
     bool_enum: Owned,
@@ -147,25 +178,20 @@ impl Kit {
             cache.initial_size = cache.initial_size.min(METADATA_CACHE);
             cache.set_initial_size = TRUE;
             setup(H5Pset_mdc_config(fapl.id(), &raw const cache), "set cache size")?;
-            let group = |max_compact: u32, min_dense: u32, est_links: u32, est_name: u32| -> Result<Owned> {
+            let group = |kind: GroupKind| -> Result<Owned> {
+                let info = kind.info();
+                let (max_compact, min_dense) = info.phase_change.unwrap_or((8, 6));
                 let gcpl = Owned::plist(H5Pcreate(*H5P_CLS_GROUP_CREATE))?;
                 setup(H5Pset_link_creation_order(gcpl.id(), H5P_CRT_ORDER_TRACKED), "track link order")?;
                 setup(H5Pset_obj_track_times(gcpl.id(), FALSE), "turn off timestamps")?;
-                setup(H5Pset_link_phase_change(gcpl.id(), max_compact, min_dense), "set link storage")?;
-                setup(H5Pset_est_link_info(gcpl.id(), est_links, est_name), "set link estimate")?;
+                setup(H5Pset_link_phase_change(gcpl.id(), max_compact.into(), min_dense.into()), "set link storage")?;
+                setup(H5Pset_est_link_info(gcpl.id(), info.estimate.0.into(), info.estimate.1.into()), "set link estimate")?;
                 Ok(gcpl)
             };
-            // The link estimate sizes a group's first header chunk, where its attributes
-            // go too: a NIX entity carries five or six (about 300 bytes) besides its few
-            // links. With room for 4 links of 12 bytes, a spike train's multi-tag grew a
-            // continuation chunk and its section two (an allocation, a cache entry and a
-            // write each); 4 of 90 bytes make one chunk of 536 bytes that holds them all,
-            // and 10,000 spike trains take 15-20% less layout time.
-            let gcpl_small = group(8, 6, 4, 90)?;
-            // A channel's three links and six attributes: 544 + 72 bytes at 4 x 90.
-            let gcpl_channel = group(8, 6, 5, 90)?;
-            let gcpl_props = group(32, 24, 16, 16)?;
-            let gcpl_container = group(8, 6, 4, 44)?;
+            let gcpl_small = group(GroupKind::Small)?;
+            let gcpl_channel = group(GroupKind::Channel)?;
+            let gcpl_props = group(GroupKind::Properties)?;
+            let gcpl_container = group(GroupKind::Container)?;
             let lcpl = Owned::plist(H5Pcreate(*H5P_CLS_LINK_CREATE))?;
             setup(H5Pset_char_encoding(lcpl.id(), H5T_cset_t::H5T_CSET_UTF8), "set link encoding")?;
             let dataset = |layout: H5D_layout_t| -> Result<Owned> {
@@ -176,9 +202,6 @@ impl Kit {
             };
             let dcpl_compact = dataset(H5D_layout_t::H5D_COMPACT)?;
             let dcpl_contiguous = dataset(H5D_layout_t::H5D_CONTIGUOUS)?;
-            let dcpl_allocated = dataset(H5D_layout_t::H5D_CONTIGUOUS)?;
-            setup(H5Pset_alloc_time(dcpl_allocated.id(), H5D_alloc_time_t::H5D_ALLOC_TIME_EARLY), "set alloc time")?;
-            setup(H5Pset_fill_time(dcpl_allocated.id(), H5D_fill_time_t::H5D_FILL_TIME_NEVER), "set fill time")?;
             let dxpl = Owned::plist(H5Pcreate(*H5P_CLS_DATASET_XFER))?;
             // The fix for trap 1 of HDF5_SPEED.md: a small conversion buffer.
             setup(H5Pset_buffer(dxpl.id(), 4096, std::ptr::null_mut(), std::ptr::null_mut()), "set transfer buffer")?;
@@ -202,7 +225,6 @@ impl Kit {
                 lcpl,
                 dcpl_compact,
                 dcpl_contiguous,
-                dcpl_allocated,
                 dxpl,
                 vlen_utf8,
                 bool_enum,
@@ -283,7 +305,6 @@ impl Kit {
 
     pub(super) fn dcpl(&self, layout: Layout, bytes: usize) -> hid_t {
         match layout {
-            Layout::Allocated => self.dcpl_allocated.id(),
             Layout::Small if bytes <= COMPACT_LIMIT => self.dcpl_compact.id(),
             Layout::Small => self.dcpl_contiguous.id(),
         }
@@ -320,14 +341,6 @@ impl<'f> Obj<'f> {
         self.wrap(id, "create group", name)
     }
 
-    /// Adds a hard link `name` in this group to `target`.
-    pub(crate) fn link(&self, kit: &Kit, target: &Obj<'_>, name: &str) -> Result<()> {
-        let c = cstr(name);
-        // SAFETY: open objects, "." names the target itself.
-        let ret = unsafe { H5Lcreate_hard(target.id(), c".".as_ptr(), self.id(), c.as_ptr(), kit.lcpl(name), H5P_DEFAULT) };
-        self.file().check(ret, "link", || self.child_name(name)).map(drop)
-    }
-
     /// Writes a scalar string attribute (fixed length, NULLPAD).
     pub(crate) fn attr_str(&self, kit: &Kit, name: &CStr, value: &str, ascii: bool) -> Result<()> {
         let t = kit.fixed_str(value.len(), ascii)?;
@@ -347,11 +360,6 @@ impl<'f> Obj<'f> {
             self.file().check(unsafe { H5Adelete(self.id(), name.as_ptr()) }, "delete attribute", what)?;
         }
         self.attr_str(kit, name, value, ascii)
-    }
-
-    /// Writes a scalar `float64` attribute.
-    pub(crate) fn attr_f64(&self, kit: &Kit, name: &CStr, value: f64) -> Result<()> {
-        self.write_attr(name, *H5T_IEEE_F64LE, kit.scalar.id(), (&raw const value).cast())
     }
 
     /// Writes a one-dimensional `int32` attribute (the root `version`).
@@ -401,11 +409,6 @@ impl<'f> Obj<'f> {
         Ok(ds)
     }
 
-    /// Creates a contiguous dataset of `n` elements, allocated now, for a later write.
-    pub(crate) fn allocate(&self, kit: &Kit, name: &str, t: NumType, n: usize) -> Result<Obj<'f>> {
-        self.create_dataset(kit, name, kit.file_type(t), n, kit.dcpl(Layout::Allocated, 0))
-    }
-
     fn create_dataset(&self, kit: &Kit, name: &str, t: hid_t, n: usize, dcpl: hid_t) -> Result<Obj<'f>> {
         let space = kit.space(n)?;
         let c = cstr(name);
@@ -437,7 +440,8 @@ mod tests {
             let file = File::open(&dir.path().join("names.h5"), Mode::Create, Some(&kit), Some(kit.fapl())).unwrap();
             let root = file.root().unwrap();
             let group = root.group(&kit, "plain", GroupKind::Small).unwrap();
-            root.link(&kit, &group, "ünïcode").unwrap();
+            root.group(&kit, "ünïcode", GroupKind::Small).unwrap();
+            drop(group);
             root.numbers(&kit, "µ", Nums::F64(&[1.0])).unwrap();
             for (name, cset) in [("plain", H5T_cset_t::H5T_CSET_ASCII), ("ünïcode", H5T_cset_t::H5T_CSET_UTF8), ("µ", H5T_cset_t::H5T_CSET_UTF8)] {
                 let mut info = H5L_info1_t::default();

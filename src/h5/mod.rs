@@ -6,11 +6,12 @@
 //! their [`File`], so the borrow checker guarantees that every object handle is closed
 //! before the file is.
 
+mod batch;
 mod cache;
+mod encode;
 mod kit;
 mod overlay;
 mod read;
-mod reserve;
 mod tail;
 
 use std::ffi::{CStr, CString, c_char};
@@ -24,12 +25,13 @@ use hdf5_sys::h5p::{H5P_CLS_FILE_ACCESS, H5P_DEFAULT, H5Pclose, H5Pcreate, H5Pse
 use hdf5_sys::h5s::H5Sclose;
 use hdf5_sys::h5t::H5Tclose;
 
-pub(crate) use kit::{GroupKind, Kit, NumType, Nums};
+pub(crate) use kit::{COMPACT_LIMIT, GroupKind, Kit, NumType, Nums};
 #[cfg(test)]
 pub(crate) use overlay::Page;
 pub(crate) use overlay::{Pending, Session, fapl as overlay_fapl};
 pub(crate) use read::{Attr, Data, Link, find};
-pub(crate) use reserve::{HEADER_BYTES, Reserved, set_extents};
+pub(crate) use batch::{Batch, set_file_space};
+pub(crate) use encode::{Elem, GroupInfo, Header, Storage, UNDEF};
 
 use crate::error::{Error, Result};
 

@@ -246,7 +246,7 @@ static CLASS: Class = Class {
     get_eoa: Some(get_eoa),
     set_eoa: Some(set_eoa),
     get_eof: Some(get_eof),
-    get_handle: None,
+    get_handle: Some(get_handle),
     read: Some(read),
     write: Some(write),
     flush: Some(flush),
@@ -408,6 +408,72 @@ unsafe extern "C" fn set_eoa(file: *mut Base, _type: MemType, addr: haddr_t) -> 
     // SAFETY: from `open`; the only reference in this callback.
     unsafe { state_mut(file) }.eoa = addr;
     0
+}
+
+/// The "handle" of a file of this driver is its state (for [`append`]).
+unsafe extern "C" fn get_handle(file: *mut Base, _fapl: hid_t, handle: *mut *mut c_void) -> herr_t {
+    // SAFETY: HDF5 passes a valid out-pointer.
+    unsafe { *handle = file.cast() };
+    0
+}
+
+/// The state of the open file `file_id`, when it is open with this driver.
+///
+/// # Safety
+/// No driver callback of this file runs (the caller holds the HDF5 lock and is not inside
+/// an HDF5 call), and the state is not used past the next HDF5 call on the file.
+unsafe fn open_state<'a>(file_id: hid_t, path: &std::path::Path) -> Result<&'a mut Open> {
+    let fail = |op, message: &str| Error::Hdf5 { op, object: "/".into(), path: path.into(), message: message.into() };
+    // SAFETY: plain queries of an open file id; the access list is closed here.
+    unsafe {
+        let fapl = hdf5_sys::h5f::H5Fget_access_plist(file_id);
+        if fapl < 0 {
+            return Err(fail("append to", "no file-access list"));
+        }
+        let ours = hdf5_sys::h5p::H5Pget_driver(fapl) == driver()?;
+        let mut handle: *mut c_void = std::ptr::null_mut();
+        let ret = if ours { hdf5_sys::h5f::H5Fget_vfd_handle(file_id, fapl, &raw mut handle) } else { -1 };
+        hdf5_sys::h5p::H5Pclose(fapl);
+        if !ours || ret < 0 || handle.is_null() {
+            return Err(fail("append to", "the file is not open with the crash-safe driver"));
+        }
+        // `get_handle` returned the `Open` this driver's `open` made; no callback holds
+        // a reference to it now (the caller's contract).
+        Ok(state_mut(handle.cast()))
+    }
+}
+
+/// The end of allocation of the file `file_id` (open with this driver).
+pub(crate) fn end_of_allocation(file_id: hid_t, path: &std::path::Path) -> Result<u64> {
+    // SAFETY: called between HDF5 calls, under the HDF5 lock (the layout's).
+    Ok(unsafe { open_state(file_id, path) }?.eoa)
+}
+
+/// Allocates `bytes.len()` bytes at the end of allocation of `file_id`, which must be
+/// `at`, and writes `bytes` there: object headers encoded outside libhdf5, or space the
+/// ranks fill (`bytes` empty, `len` given). libhdf5 allocates its own metadata past them.
+pub(crate) fn append(file_id: hid_t, path: &std::path::Path, at: u64, bytes: &[u8], len: u64) -> Result<()> {
+    // SAFETY: called between HDF5 calls, under the HDF5 lock (the layout's).
+    let open = unsafe { open_state(file_id, path) }?;
+    if open.eoa != at {
+        return Err(Error::Hdf5 {
+            op: "append to",
+            object: "/".into(),
+            path: path.into(),
+            message: format!("HDF5 allocated space at {} while encoded objects were prepared for {at}", open.eoa),
+        });
+    }
+    open.eoa = at + len.max(bytes.len() as u64);
+    if bytes.is_empty() {
+        return Ok(());
+    }
+    // As the `write` callback does for metadata: a failure poisons the session, and the
+    // bytes stay readable in memory.
+    if let Err(e) = open.write(at, bytes) {
+        open.session.fail_write(e);
+        let _ = open.write(at, bytes);
+    }
+    Ok(())
 }
 
 unsafe extern "C" fn get_eof(file: *const Base, _type: MemType) -> haddr_t {

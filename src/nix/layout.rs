@@ -12,10 +12,10 @@ use rayon::prelude::*;
 use uuid::Uuid;
 
 use super::names::{self, attr, group, prop, types};
-use super::property::{Prop, Sharer, object_props, property, property_attrs, stamp};
+use super::property::{Attrs, Made, Prop, Sharer, object_props, property, property_attrs, stamp};
 use super::extents::Key;
-use crate::error::Result;
-use crate::h5::{File, GroupKind, Kit, NumType, Obj, Reserved};
+use crate::error::{Error, Result};
+use crate::h5::{Batch, File, GroupKind, Header, Kit, NumType, Obj, Storage, UNDEF};
 use crate::model::{Annotations, Segment, Value};
 use crate::parallel::describe::{ArrayDesc, Description, ObjectDesc, Payload, Role, Shape};
 use crate::parallel::plan::{Placed, SegmentPlan};
@@ -28,12 +28,12 @@ fn entity_id() -> String {
 
 /// Writes what NIX requires of an entity (docs/NIX_CONFORMANCE.md): `name`, `type`,
 /// `entity_id`, `created_at` and `updated_at`; returns the id.
-fn entity(obj: &Obj<'_>, kit: &Kit, name: &str, type_: &str, created_at: &str, updated_at: &str) -> Result<String> {
+fn entity(obj: &mut impl Attrs, name: &str, type_: &str, created_at: &str, updated_at: &str) -> Result<String> {
     let id = entity_id();
-    obj.attr_str(kit, attr::NAME, name, false)?;
-    obj.attr_str(kit, attr::TYPE, type_, false)?;
-    obj.attr_str(kit, attr::ENTITY_ID, &id, false)?;
-    stamp(obj, kit, created_at, updated_at)?;
+    obj.put_str(attr::NAME, name, false)?;
+    obj.put_str(attr::TYPE, type_, false)?;
+    obj.put_str(attr::ENTITY_ID, &id, false)?;
+    stamp(obj, created_at, updated_at)?;
     Ok(id)
 }
 
@@ -44,11 +44,11 @@ pub(crate) fn init_file(file: &File, kit: &Kit, created_at: &str, at: &str) -> R
     root.attr_str(kit, attr::FORMAT, names::FORMAT, true)?;
     root.attr_i32s(kit, attr::VERSION, &names::VERSION)?;
     root.attr_str(kit, attr::ID, &entity_id(), false)?;
-    stamp(&root, kit, created_at, at)?;
+    stamp(&mut Made(&root, kit), created_at, at)?;
     root.group(kit, group::DATA, GroupKind::Container)?;
     let metadata = root.group(kit, group::METADATA, GroupKind::Container)?;
     let neo = metadata.group(kit, group::NEO, GroupKind::Small)?;
-    entity(&neo, kit, group::NEO, types::NEO_METADATA, at, at)?;
+    entity(&mut Made(&neo, kit), group::NEO, types::NEO_METADATA, at, at)?;
     let props = neo.group(kit, group::PROPERTIES, GroupKind::Properties)?;
     property(&props, kit, prop::VERSION, &Value::Str(names::NEO_VERSION.into()), false, at).map(drop)
 }
@@ -67,7 +67,7 @@ pub(crate) fn touch(file: &File, kit: &Kit, block: Option<&str>, at: &str) -> Re
 /// group and the section itself. `neo_name` is written first, as Neo does.
 fn section<'f>(owner: &Obj<'f>, kit: &Kit, name: &str, type_: &str, at: &str) -> Result<(Obj<'f>, Obj<'f>)> {
     let sec = owner.group(kit, group::METADATA, GroupKind::Small)?;
-    entity(&sec, kit, name, type_, at, at)?;
+    entity(&mut Made(&sec, kit), name, type_, at, at)?;
     let props = sec.group(kit, group::PROPERTIES, GroupKind::Properties)?;
     Ok((sec, props))
 }
@@ -97,7 +97,7 @@ pub(crate) struct BlockHandles<'f> {
 pub(crate) fn create_block<'f>(file: &'f File, kit: &Kit, nix_name: &str, meta: &BlockMeta<'_>, at: &str) -> Result<BlockHandles<'f>> {
     let data = file.open_path(group::DATA, None)?;
     let block = data.group(kit, nix_name, GroupKind::Small)?;
-    entity(&block, kit, nix_name, types::BLOCK, meta.created_at, at)?;
+    entity(&mut Made(&block, kit), nix_name, types::BLOCK, meta.created_at, at)?;
     let (_, props) = section(&block, kit, nix_name, types::BLOCK_METADATA, at)?;
     property(&props, kit, prop::NEO_NAME, &Value::Str(meta.name.to_owned()), false, at)?;
     annotations(&props, kit, meta.annotations, at)?;
@@ -148,25 +148,42 @@ pub(crate) struct SegmentJob<'a> {
     /// Share repeated properties and dimensions by hard links.
     pub share: bool,
     pub ticker: &'a Ticker<'a>,
-    /// The datasets reserved for the ranks' values ([`super::extents`]).
-    pub reserved: &'a HashMap<Key, Reserved>,
+    /// Where the ranks' values of each dataset start ([`super::extents`]).
+    pub reserved: &'a HashMap<Key, u64>,
     /// Per rank, the datasets it fills in the data phase, with their file offsets.
     pub payloads: &'a RefCell<Vec<Vec<Payload>>>,
 }
 
+/// The containers a segment's objects are linked into by libhdf5, as indices of
+/// [`Batch::flush`]'s list: the Block's `data_arrays` and `multi_tags`, and the
+/// segment's group of the objects being written.
+const BLOCK_ARRAYS: usize = 0;
+const BLOCK_TAGS: usize = 1;
+const SEGMENT_LINKS: usize = 2;
+
+/// The key of a time axis: sampling interval, offset and unit.
+type AxisKey = (u64, u64, String);
+
 /// What one segment's objects share: repeated properties and identical time axes.
-struct Shared<'f> {
-    props: Sharer<'f>,
-    /// `dimensions` groups by (sampling interval, offset, unit), when sharing.
-    dims: RefCell<HashMap<(u64, u64, String), Obj<'f>>>,
+struct Shared {
+    props: Sharer,
+    /// With sharing, how many channels use each time axis, and the `dimensions` groups
+    /// made so far.
+    axes: Option<(HashMap<AxisKey, u32>, HashMap<AxisKey, u64>)>,
+}
+
+fn axis_key(interval: f64, offset: f64, unit: &str) -> AxisKey {
+    (interval.to_bits(), offset.to_bits(), unit.to_owned())
 }
 
 /// Writes one segment: its group and section, then every spike train and signal in plan
-/// order, allocating their datasets.
+/// order over its allocated values. The objects themselves are encoded here
+/// ([`crate::h5::Header`]) and placed in batches; libhdf5 links them into the Block's and
+/// the segment's large groups.
 pub(crate) fn write_segment(block: &BlockHandles<'_>, kit: &Kit, job: &SegmentJob<'_>) -> Result<()> {
     let seg_name = names::object_name("segment", Uuid::new_v4());
     let g = block.groups.group(kit, &seg_name, GroupKind::Small)?;
-    entity(&g, kit, &seg_name, types::SEGMENT, job.created_at, job.written_at)?;
+    entity(&mut Made(&g, kit), &seg_name, types::SEGMENT, job.created_at, job.written_at)?;
     let (_, props) = section(&g, kit, &seg_name, types::SEGMENT_METADATA, job.written_at)?;
     property(&props, kit, prop::NEO_NAME, &Value::Str(job.segment.name.clone().unwrap_or_default()), false, job.written_at)?;
     annotations(&props, kit, &job.segment.annotations, job.written_at)?;
@@ -174,20 +191,36 @@ pub(crate) fn write_segment(block: &BlockHandles<'_>, kit: &Kit, job: &SegmentJo
     let (descs, index) = (job.descs, job.index);
     let objects = job.plan.analogsignals.par_iter().map(|p| object(descs, index, p, false));
     let objects = objects.chain(job.plan.spiketrains.par_iter().map(|p| object(descs, index, p, true)));
-    let shared = Shared { props: Sharer::new(objects, job.share), dims: RefCell::new(HashMap::new()) };
-    if !job.plan.analogsignals.is_empty() {
-        let links = g.group(kit, group::DATA_ARRAYS, GroupKind::Container)?;
+    let axes = job.share.then(|| {
+        let mut counts = HashMap::new();
         for p in &job.plan.analogsignals {
-            write_signal(block, kit, job, &shared, p, &links)?;
+            let d = object(descs, index, p, false);
+            if let Shape::Signal { n_channels, sampling_period, ref time_units, .. } = d.shape {
+                *counts.entry(axis_key(sampling_period, d.t_start, time_units)).or_insert(0) += n_channels;
+            }
+        }
+        (counts, HashMap::new())
+    });
+    let mut shared = Shared { props: Sharer::new(objects, job.share), axes };
+    let mut batch = Batch::new(g.file());
+    for (spikes, placed, links_name) in [(false, &job.plan.analogsignals, group::DATA_ARRAYS), (true, &job.plan.spiketrains, group::MULTI_TAGS)] {
+        if placed.is_empty() {
+            continue;
+        }
+        let links = g.group(kit, links_name, GroupKind::Container)?;
+        let containers = [&block.data_arrays, &block.multi_tags, &links];
+        for p in placed {
+            if spikes {
+                write_train(&mut batch, job, &mut shared, p)?;
+            } else {
+                write_signal(&mut batch, job, &mut shared, p)?;
+            }
+            if batch.is_full() {
+                batch.flush(kit, &containers)?;
+            }
             job.ticker.tick();
         }
-    }
-    if !job.plan.spiketrains.is_empty() {
-        let links = g.group(kit, group::MULTI_TAGS, GroupKind::Container)?;
-        for p in &job.plan.spiketrains {
-            write_train(block, kit, job, &shared, p, &links)?;
-            job.ticker.tick();
-        }
+        batch.flush(kit, &containers)?;
     }
     Ok(())
 }
@@ -204,104 +237,161 @@ struct Source<'p> {
     role: Role,
 }
 
-/// Links the data dataset of `n` elements reserved for `src` as `name` (an empty one is
-/// created here), and notes where its rank writes its values in the data phase.
-fn data_set<'f>(parent: &Obj<'f>, kit: &Kit, job: &SegmentJob<'_>, name: &str, t: NumType, n: u64, src: &Source<'_>) -> Result<Obj<'f>> {
-    if n == 0 {
-        return parent.allocate(kit, name, t, 0);
-    }
-    let segment = u32::try_from(job.index).expect("segment count fits u32");
-    let key = (src.placed.rank, segment, src.spikes, src.placed.local, src.role);
-    let reserved = job.reserved.get(&key).ok_or_else(|| crate::error::Error::Collective(format!("no dataset reserved for {}", parent.child_name(name))))?;
-    let ds = parent.place(kit, *reserved, name)?;
-    let payload = Payload { segment, spikes: src.spikes, local: src.placed.local, role: src.role, offset: reserved.offset };
-    job.payloads.borrow_mut()[src.placed.rank as usize].push(payload);
-    Ok(ds)
+/// Encodes the dataset of `n` elements of `t` whose values `src`'s rank writes (over
+/// the values allocated for it; an empty one has none), with the attributes `attrs`
+/// writes, and notes where its rank writes in the data phase; returns its address.
+fn data_set(batch: &mut Batch<'_>, job: &SegmentJob<'_>, t: NumType, n: u64, src: &Source<'_>, attrs: impl FnOnce(&mut Header) -> Result<()>) -> Result<u64> {
+    let storage = if n == 0 {
+        Storage::Contiguous { addr: UNDEF, bytes: 0 }
+    } else {
+        let segment = u32::try_from(job.index).expect("segment count fits u32");
+        let key = (src.placed.rank, segment, src.spikes, src.placed.local, src.role);
+        let offset = *job.reserved.get(&key).ok_or_else(|| Error::Collective(format!("no values allocated for object {} of rank {}", src.placed.local, src.placed.rank)))?;
+        let payload = Payload { segment, spikes: src.spikes, local: src.placed.local, role: src.role, offset };
+        job.payloads.borrow_mut()[src.placed.rank as usize].push(payload);
+        Storage::Contiguous { addr: offset, bytes: n * t.size() }
+    };
+    let mut h = Header::dataset(t.elem(), n, &storage);
+    attrs(&mut h)?;
+    batch.put(h, 1)
 }
 
-/// Writes an object's properties: shared where repeated, then the numeric array
-/// annotations its rank fills.
-fn properties<'f>(props: &Obj<'f>, kit: &Kit, job: &SegmentJob<'_>, shared: &Shared<'f>, d: &ObjectDesc, src: (bool, &Placed)) -> Result<()> {
+/// Encodes an object's `properties` group: its properties, shared where repeated, then
+/// the numeric array annotations its rank fills; returns its address.
+fn properties(batch: &mut Batch<'_>, job: &SegmentJob<'_>, shared: &mut Shared, d: &ObjectDesc, src: (bool, &Placed)) -> Result<u64> {
+    let mut props = Header::group(GroupKind::Properties.info());
+    let mut keys: Vec<&str> = Vec::new();
+    let mut once = |key| unique(&mut keys, key, d);
+    let at = job.written_at;
     for p in object_props(d) {
-        shared.props.put(props, kit, &p, job.written_at)?;
+        once(p.key)?;
+        shared.props.put(&mut props, batch, &p, at)?;
     }
     for (i, a) in d.arrays.iter().enumerate() {
         match a {
-            ArrayDesc::Inline(key, v) => shared.props.put(props, kit, &Prop::array(key, v), job.written_at)?,
+            ArrayDesc::Inline(key, v) => {
+                once(key)?;
+                shared.props.put(&mut props, batch, &Prop::array(key, v), at)?;
+            }
             ArrayDesc::Payload(key, t, n) => {
+                once(key)?;
                 let role = Role::Array(u32::try_from(i).expect("few arrays"));
-                let ds = data_set(props, kit, job, key, *t, *n, &Source { spikes: src.0, placed: src.1, role })?;
-                property_attrs(&ds, kit, key, None, None, true, job.written_at)?;
+                let addr = data_set(batch, job, *t, *n, &Source { spikes: src.0, placed: src.1, role }, |h| property_attrs(h, key, None, None, true, at))?;
+                props.link(key, addr);
             }
         }
     }
+    batch.put(props, 1)
+}
+
+/// Notes the property `key` of `d`, refusing one it already has: two links of one name
+/// would make the group unreadable.
+fn unique<'d>(keys: &mut Vec<&'d str>, key: &'d str, d: &ObjectDesc) -> Result<()> {
+    if keys.contains(&key) {
+        let what = d.name.clone().unwrap_or_else(|| "an object".into());
+        return Err(Error::invalid(what, format!("annotation {key:?} is given twice (as an annotation and an array annotation)")));
+    }
+    keys.push(key);
     Ok(())
 }
 
-fn write_train<'f>(block: &BlockHandles<'f>, kit: &Kit, job: &SegmentJob<'_>, shared: &Shared<'f>, p: &Placed, links: &Obj<'_>) -> Result<()> {
+/// Encodes a `metadata` section named `name` over the `properties` group at `props`,
+/// written `at`, with `refcount` links to it; returns its address.
+fn encoded_section(batch: &mut Batch<'_>, name: &str, type_: &str, at: &str, props: u64, refcount: u32) -> Result<u64> {
+    let mut sec = Header::group(GroupKind::Small.info());
+    entity(&mut sec, name, type_, at, at)?;
+    sec.link(group::PROPERTIES, props);
+    batch.put(sec, refcount)
+}
+
+fn write_train(batch: &mut Batch<'_>, job: &SegmentJob<'_>, shared: &mut Shared, p: &Placed) -> Result<()> {
     let d = object(job.descs, job.index, p, true);
     let Shape::Spikes { n, .. } = d.shape else { unreachable!("planned as a spike train") };
     let name = names::object_name("spiketrain", p.id);
     let times = names::times_array(&name);
-    let da = block.data_arrays.group(kit, &times, GroupKind::Small)?;
     let at = job.written_at;
-    entity(&da, kit, &times, types::SPIKETRAIN_TIMES, at, at)?;
-    da.attr_str(kit, attr::UNIT, &d.units, false)?;
-    data_set(&da, kit, job, group::VALUES, NumType::F64, n, &Source { spikes: true, placed: p, role: Role::Times })?;
-    let mt = block.multi_tags.group(kit, &name, GroupKind::Small)?;
-    let mt_id = entity(&mt, kit, &name, types::SPIKETRAIN, at, at)?;
-    mt.link(kit, &da, group::POSITIONS)?;
-    let (_, props) = section(&mt, kit, &name, types::SPIKETRAIN_METADATA, at)?;
-    properties(&props, kit, job, shared, d, (true, p))?;
-    links.link(kit, &mt, &mt_id)
+    let values = data_set(batch, job, NumType::F64, n, &Source { spikes: true, placed: p, role: Role::Times }, |_| Ok(()))?;
+    let mut da = Header::group(GroupKind::Small.info());
+    entity(&mut da, &times, types::SPIKETRAIN_TIMES, at, at)?;
+    da.attr_str(attr::UNIT, &d.units, false);
+    da.link(group::VALUES, values);
+    // Linked by the multi-tag's `positions` here and by the Block's `data_arrays`.
+    let da = batch.put(da, 1)?;
+    batch.link_later(BLOCK_ARRAYS, times, da);
+    let props = properties(batch, job, shared, d, (true, p))?;
+    let sec = encoded_section(batch, &name, types::SPIKETRAIN_METADATA, at, props, 1)?;
+    let mut mt = Header::group(GroupKind::Small.info());
+    let mt_id = entity(&mut mt, &name, types::SPIKETRAIN, at, at)?;
+    mt.link(group::POSITIONS, da);
+    mt.link(group::METADATA, sec);
+    // Linked only by libhdf5: the Block's `multi_tags` and the segment's.
+    let mt = batch.put(mt, 0)?;
+    batch.link_later(BLOCK_TAGS, name, mt);
+    batch.link_later(SEGMENT_LINKS, mt_id, mt);
+    Ok(())
 }
 
-fn write_signal<'f>(block: &BlockHandles<'f>, kit: &Kit, job: &SegmentJob<'_>, shared: &Shared<'f>, p: &Placed, links: &Obj<'_>) -> Result<()> {
+fn write_signal(batch: &mut Batch<'_>, job: &SegmentJob<'_>, shared: &mut Shared, p: &Placed) -> Result<()> {
     let d = object(job.descs, job.index, p, false);
     let Shape::Signal { n_samples, n_channels, sampling_period, ref time_units } = d.shape else {
         unreachable!("planned as a signal")
     };
     let name = names::object_name("analogsignal", p.id);
-    let mut section_of_first: Option<Obj<'_>> = None;
-    for c in 0..n_channels as usize {
-        let array = names::channel_array(&name, c);
-        let da = block.data_arrays.group(kit, &array, GroupKind::Channel)?;
-        let da_id = entity(&da, kit, &array, types::ANALOGSIGNAL, job.written_at, job.written_at)?;
-        da.attr_str(kit, attr::UNIT, &d.units, false)?;
-        let role = Role::Channel(u32::try_from(c).expect("channel count fits u32"));
-        data_set(&da, kit, job, group::VALUES, NumType::F64, n_samples, &Source { spikes: false, placed: p, role })?;
-        time_axis(&da, kit, job.share, shared, sampling_period, d.t_start, time_units)?;
-        match &section_of_first {
-            Some(sec) => da.link(kit, sec, group::METADATA)?,
+    let at = job.written_at;
+    let mut section_of_first: Option<u64> = None;
+    for c in 0..n_channels {
+        let array = names::channel_array(&name, c as usize);
+        let role = Role::Channel(c);
+        let values = data_set(batch, job, NumType::F64, n_samples, &Source { spikes: false, placed: p, role }, |_| Ok(()))?;
+        let dims = time_axis(batch, shared, sampling_period, d.t_start, time_units)?;
+        let sec = match section_of_first {
+            Some(sec) => sec,
             None => {
-                let (sec, props) = section(&da, kit, &name, types::ANALOGSIGNAL_METADATA, job.written_at)?;
-                properties(&props, kit, job, shared, d, (false, p))?;
-                section_of_first = Some(sec);
+                let props = properties(batch, job, shared, d, (false, p))?;
+                // Every channel links the first channel's section.
+                let sec = encoded_section(batch, &name, types::ANALOGSIGNAL_METADATA, at, props, n_channels)?;
+                *section_of_first.insert(sec)
             }
-        }
-        links.link(kit, &da, &da_id)?;
+        };
+        let mut da = Header::group(GroupKind::Channel.info());
+        let da_id = entity(&mut da, &array, types::ANALOGSIGNAL, at, at)?;
+        da.attr_str(attr::UNIT, &d.units, false);
+        da.link(group::VALUES, values);
+        da.link(group::DIMENSIONS, dims);
+        da.link(group::METADATA, sec);
+        // Linked only by libhdf5: the Block's `data_arrays` and the segment's.
+        let da = batch.put(da, 0)?;
+        batch.link_later(BLOCK_ARRAYS, array, da);
+        batch.link_later(SEGMENT_LINKS, da_id, da);
     }
     Ok(())
 }
 
-/// The SampledDimension `dimensions/1` of a channel; with sharing, channels with the same
-/// time axis link one group.
-fn time_axis<'f>(da: &Obj<'f>, kit: &Kit, share: bool, shared: &Shared<'f>, interval: f64, offset: f64, unit: &str) -> Result<()> {
-    let key = (interval.to_bits(), offset.to_bits(), unit.to_owned());
-    if let Some(dims) = shared.dims.borrow().get(&key) {
-        return da.link(kit, dims, group::DIMENSIONS);
+/// The `dimensions` group of a channel, holding its SampledDimension `1`; with sharing,
+/// channels with the same time axis link one group. Returns its address.
+fn time_axis(batch: &mut Batch<'_>, shared: &mut Shared, interval: f64, offset: f64, unit: &str) -> Result<u64> {
+    let key = axis_key(interval, offset, unit);
+    let refcount = match &shared.axes {
+        Some((counts, made)) => match made.get(&key) {
+            Some(addr) => return Ok(*addr),
+            None => counts.get(&key).copied().unwrap_or(1),
+        },
+        None => 1,
+    };
+    let mut dim = Header::group(GroupKind::Small.info());
+    dim.attr_str(attr::DIMENSION_TYPE, types::SAMPLE_DIMENSION, false);
+    dim.attr_f64(attr::SAMPLING_INTERVAL, interval);
+    dim.attr_str(attr::UNIT, unit, false);
+    dim.attr_f64(attr::OFFSET, offset);
+    dim.attr_str(attr::LABEL, types::TIME_LABEL, false);
+    let dim = batch.put(dim, 1)?;
+    let mut dims = Header::group(GroupKind::Small.info());
+    dims.link(group::FIRST_DIMENSION, dim);
+    let dims = batch.put(dims, refcount)?;
+    if let Some((_, made)) = &mut shared.axes {
+        made.insert(key, dims);
     }
-    let dims = da.group(kit, group::DIMENSIONS, GroupKind::Small)?;
-    let dim = dims.group(kit, group::FIRST_DIMENSION, GroupKind::Small)?;
-    dim.attr_str(kit, attr::DIMENSION_TYPE, types::SAMPLE_DIMENSION, false)?;
-    dim.attr_f64(kit, attr::SAMPLING_INTERVAL, interval)?;
-    dim.attr_str(kit, attr::UNIT, unit, false)?;
-    dim.attr_f64(kit, attr::OFFSET, offset)?;
-    dim.attr_str(kit, attr::LABEL, types::TIME_LABEL, false)?;
-    if share {
-        shared.dims.borrow_mut().insert(key, dims);
-    }
-    Ok(())
+    Ok(dims)
 }
 
 #[cfg(test)]

@@ -7,76 +7,133 @@
 //! creating a dataset with its attributes, and the file shrinks accordingly.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
 use std::collections::HashMap;
+use std::ffi::CStr;
 
 use rayon::prelude::*;
 use uuid::Uuid;
 
 use super::names::{attr, marker, prop};
 use crate::error::Result;
-use crate::h5::{Kit, Nums, Obj};
+use crate::h5::{Batch, COMPACT_LIMIT, Elem, Header, Kit, Nums, Obj, Storage};
 use crate::model::Value;
 use crate::parallel::describe::{ArrayDesc, ObjectDesc, Shape};
 
+/// Where attributes go: an object libhdf5 made, or a header being encoded.
+pub(crate) trait Attrs {
+    /// A scalar fixed-length string attribute (ASCII or UTF-8).
+    fn put_str(&mut self, name: &CStr, value: &str, ascii: bool) -> Result<()>;
+}
+
+impl Attrs for Header {
+    fn put_str(&mut self, name: &CStr, value: &str, ascii: bool) -> Result<()> {
+        self.attr_str(name, value, ascii);
+        Ok(())
+    }
+}
+
+/// An object libhdf5 made, with the kit its attributes are written with.
+pub(crate) struct Made<'a, 'f>(pub &'a Obj<'f>, pub &'a Kit);
+
+impl Attrs for Made<'_, '_> {
+    fn put_str(&mut self, name: &CStr, value: &str, ascii: bool) -> Result<()> {
+        self.0.attr_str(self.1, name, value, ascii)
+    }
+}
+
+/// The values of a property dataset.
+enum Data<'a> {
+    Strings(Vec<&'a str>),
+    F64(&'a [f64]),
+    I64(&'a [i64]),
+    /// Neo's bools, one byte each.
+    Bool(Vec<i8>),
+}
+
+/// What a property dataset of `value` holds: its values, `unit` and `definition`.
+fn content(value: &Value) -> (Data<'_>, Option<&str>, Option<&'static str>) {
+    let bools = |v: &[bool]| Data::Bool(v.iter().map(|b| i8::from(*b)).collect());
+    match value {
+        Value::Str(s) if s.is_empty() => (Data::Strings(vec![]), None, None),
+        Value::Str(s) => (Data::Strings(vec![s]), None, None),
+        Value::DateTime(s) => (Data::Strings(vec![s]), None, Some(marker::DATETIME)),
+        Value::Date(s) => (Data::Strings(vec![s]), None, Some(marker::DATE)),
+        Value::Time(s) => (Data::Strings(vec![s]), None, Some(marker::TIME)),
+        Value::Int(i) => (Data::I64(std::slice::from_ref(i)), None, None),
+        Value::Float(f) => (Data::F64(std::slice::from_ref(f)), None, None),
+        Value::Bool(b) => (bools(std::slice::from_ref(b)), None, None),
+        Value::Quantity { values, unit } => (Data::F64(values), Some(unit.as_str()), None),
+        v if v.is_empty() => (Data::Strings(vec![]), None, Some(marker::EMPTYLIST)),
+        Value::StrList(v) => (Data::Strings(v.iter().map(String::as_str).collect()), None, None),
+        Value::IntList(v) => (Data::I64(v), None, None),
+        Value::FloatList(v) => (Data::F64(v), None, None),
+        Value::BoolList(v) => (bools(v), None, None),
+    }
+}
+
 /// Writes one annotation as a property dataset with its attributes, created and updated
-/// `at` (a NIX time); returns the dataset.
+/// `at` (a NIX time), through libhdf5 (the sections of Blocks and segments); returns the
+/// dataset.
 pub(crate) fn property<'f>(props: &Obj<'f>, kit: &Kit, key: &str, value: &Value, array: bool, at: &str) -> Result<Obj<'f>> {
-    let mut definition = None;
-    let mut unit = None;
-    let ds = match value {
-        Value::Str(s) if s.is_empty() => props.strings(kit, key, &[])?,
-        Value::Str(s) => props.strings(kit, key, &[s])?,
-        Value::DateTime(s) | Value::Date(s) | Value::Time(s) => {
-            definition = Some(match value {
-                Value::DateTime(_) => marker::DATETIME,
-                Value::Date(_) => marker::DATE,
-                _ => marker::TIME,
-            });
-            props.strings(kit, key, &[s])?
-        }
-        Value::Int(i) => props.numbers(kit, key, Nums::I64(&[*i]))?,
-        Value::Float(f) => props.numbers(kit, key, Nums::F64(&[*f]))?,
-        Value::Bool(b) => props.numbers(kit, key, Nums::Bool(&[i8::from(*b)]))?,
-        Value::Quantity { values, unit: u } => {
-            unit = Some(u.as_str());
-            props.numbers(kit, key, Nums::F64(values))?
-        }
-        v if v.is_empty() => {
-            definition = Some(marker::EMPTYLIST);
-            props.strings(kit, key, &[])?
-        }
-        Value::StrList(v) => props.strings(kit, key, &v.iter().map(String::as_str).collect::<Vec<_>>())?,
-        Value::IntList(v) => props.numbers(kit, key, Nums::I64(v))?,
-        Value::FloatList(v) => props.numbers(kit, key, Nums::F64(v))?,
-        Value::BoolList(v) => props.numbers(kit, key, Nums::Bool(&v.iter().map(|b| i8::from(*b)).collect::<Vec<_>>()))?,
+    let (data, unit, definition) = content(value);
+    let ds = match &data {
+        Data::Strings(v) => props.strings(kit, key, v)?,
+        Data::F64(v) => props.numbers(kit, key, Nums::F64(v))?,
+        Data::I64(v) => props.numbers(kit, key, Nums::I64(v))?,
+        Data::Bool(v) => props.numbers(kit, key, Nums::Bool(v))?,
     };
-    property_attrs(&ds, kit, key, unit, definition, array, at)?;
+    property_attrs(&mut Made(&ds, kit), key, unit, definition, array, at)?;
     Ok(ds)
+}
+
+/// Encodes one annotation as a property dataset ([`property`]'s twin for the objects of
+/// a segment) with `refcount` links to it; returns its address.
+fn encode_property(batch: &mut Batch<'_>, key: &str, value: &Value, array: bool, at: &str, refcount: u32) -> Result<u64> {
+    let (data, unit, definition) = content(value);
+    let (elem, n, bytes): (Elem, usize, Vec<u8>) = match data {
+        Data::Strings(v) => {
+            let mut bytes = Vec::with_capacity(16 * v.len());
+            for s in &v {
+                bytes.extend_from_slice(&batch.string(s)?);
+            }
+            (Elem::VlenUtf8, v.len(), bytes)
+        }
+        Data::F64(v) => (Elem::F64, v.len(), v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+        Data::I64(v) => (Elem::I64, v.len(), v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+        Data::Bool(v) => (Elem::Bool, v.len(), v.iter().map(|b| b.to_le_bytes()[0]).collect()),
+    };
+    let storage = if bytes.len() <= COMPACT_LIMIT {
+        Storage::Compact(bytes)
+    } else {
+        Storage::Contiguous { addr: batch.raw(&bytes)?, bytes: bytes.len() as u64 }
+    };
+    let mut h = Header::dataset(elem, n as u64, &storage);
+    property_attrs(&mut h, key, unit, definition, array, at)?;
+    batch.put(h, refcount)
 }
 
 /// The attributes of a property dataset: `name`, `entity_id`, `created_at` and
 /// `updated_at` (both `at`), and the optional markers.
-pub(crate) fn property_attrs(ds: &Obj<'_>, kit: &Kit, key: &str, unit: Option<&str>, definition: Option<&str>, array: bool, at: &str) -> Result<()> {
-    ds.attr_str(kit, attr::NAME, key, false)?;
-    ds.attr_str(kit, attr::ENTITY_ID, &Uuid::new_v4().hyphenated().to_string(), false)?;
-    stamp(ds, kit, at, at)?;
+pub(crate) fn property_attrs(ds: &mut impl Attrs, key: &str, unit: Option<&str>, definition: Option<&str>, array: bool, at: &str) -> Result<()> {
+    ds.put_str(attr::NAME, key, false)?;
+    ds.put_str(attr::ENTITY_ID, &Uuid::new_v4().hyphenated().to_string(), false)?;
+    stamp(ds, at, at)?;
     if let Some(u) = unit {
-        ds.attr_str(kit, attr::UNIT, u, false)?;
+        ds.put_str(attr::UNIT, u, false)?;
     }
     if let Some(d) = definition {
-        ds.attr_str(kit, attr::DEFINITION, d, false)?;
+        ds.put_str(attr::DEFINITION, d, false)?;
     }
     if array {
-        ds.attr_str(kit, attr::TYPE, marker::ARRAY_ANNOTATION, false)?;
+        ds.put_str(attr::TYPE, marker::ARRAY_ANNOTATION, false)?;
     }
     Ok(())
 }
 
 /// Writes NIX's `created_at` and `updated_at` of an entity (NIX times, 15 ASCII bytes).
-pub(crate) fn stamp(obj: &Obj<'_>, kit: &Kit, created_at: &str, updated_at: &str) -> Result<()> {
-    obj.attr_str(kit, attr::CREATED_AT, created_at, true)?;
-    obj.attr_str(kit, attr::UPDATED_AT, updated_at, true)
+pub(crate) fn stamp(obj: &mut impl Attrs, created_at: &str, updated_at: &str) -> Result<()> {
+    obj.put_str(attr::CREATED_AT, created_at, true)?;
+    obj.put_str(attr::UPDATED_AT, updated_at, true)
 }
 
 /// One property of an object's section, before the numeric array annotations.
@@ -127,18 +184,15 @@ pub(crate) fn inline_array(a: &ArrayDesc) -> Option<Prop<'_>> {
     }
 }
 
-/// At most this many shared datasets stay open per segment (each pins its header in
-/// HDF5's metadata cache).
-const MAX_SHARED: usize = 8192;
-
-/// Writes the properties of one segment's objects, sharing the repeated ones.
-pub(crate) struct Sharer<'f> {
+/// Encodes the properties of one segment's objects, sharing the repeated ones.
+pub(crate) struct Sharer {
     /// How many objects of the segment carry each property; `None` when sharing is off.
     counts: Option<HashMap<Vec<u8>, u32>>,
-    made: RefCell<HashMap<Vec<u8>, Obj<'f>>>,
+    /// The shared datasets made so far, by address.
+    made: HashMap<Vec<u8>, u64>,
 }
 
-impl<'f> Sharer<'f> {
+impl Sharer {
     /// Counts the properties of `objects`; with `share` off, every property is written.
     pub(crate) fn new<'d>(objects: impl ParallelIterator<Item = &'d ObjectDesc>, share: bool) -> Self {
         let counts = share.then(|| {
@@ -152,7 +206,7 @@ impl<'f> Sharer<'f> {
             counts.retain(|_, n| *n > 1);
             counts
         });
-        Sharer { counts, made: RefCell::new(HashMap::new()) }
+        Sharer { counts, made: HashMap::new() }
     }
 
     /// How many distinct properties repeat (and are shared; for the benches).
@@ -161,24 +215,23 @@ impl<'f> Sharer<'f> {
         self.counts.as_ref().map_or(0, HashMap::len)
     }
 
-    /// Writes `p` into `props`: a link to an earlier equal property, or a new dataset
-    /// written `at` (a NIX time).
-    pub(crate) fn put(&self, props: &Obj<'f>, kit: &Kit, p: &Prop<'_>, at: &str) -> Result<()> {
-        let Some(counts) = &self.counts else {
-            return property(props, kit, p.key, &p.value, p.array, at).map(drop);
+    /// Links `p` into the `properties` group `props`: the dataset of an equal property
+    /// made earlier for another object, or a new one written `at` (a NIX time). A shared
+    /// dataset is encoded with the links every object of the segment carrying it makes.
+    pub(crate) fn put(&mut self, props: &mut Header, batch: &mut Batch<'_>, p: &Prop<'_>, at: &str) -> Result<()> {
+        let key = self.counts.as_ref().map(|_| p.share_key());
+        let addr = match key.as_ref().and_then(|k| Some((k, *self.counts.as_ref()?.get(k)?))) {
+            None => encode_property(batch, p.key, &p.value, p.array, at, 1)?,
+            Some((k, n)) => match self.made.get(k) {
+                Some(addr) => *addr,
+                None => {
+                    let addr = encode_property(batch, p.key, &p.value, p.array, at, n)?;
+                    self.made.insert(k.clone(), addr);
+                    addr
+                }
+            },
         };
-        let key = p.share_key();
-        if !counts.contains_key(&key) {
-            return property(props, kit, p.key, &p.value, p.array, at).map(drop);
-        }
-        if let Some(first) = self.made.borrow().get(&key) {
-            return props.link(kit, first, p.key);
-        }
-        let ds = property(props, kit, p.key, &p.value, p.array, at)?;
-        let mut made = self.made.borrow_mut();
-        if made.len() < MAX_SHARED {
-            made.insert(key, ds);
-        }
+        props.link(p.key, addr);
         Ok(())
     }
 }

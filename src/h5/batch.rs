@@ -1,0 +1,150 @@
+//! Objects encoded outside libhdf5 ([`super::encode`]) placed in the file, a batch at a
+//! time, and the space the ranks' values take.
+//!
+//! A batch gathers encoded headers and global heap collections in memory, at addresses
+//! that start at the end of the file's allocation. Flushing it extends the allocation
+//! over them (the crash-safe driver owns it: [`super::overlay::append`]), writes them in
+//! one piece, and only then lets libhdf5 link them into its large groups (`data_arrays`,
+//! `multi_tags`), which opens each linked object through libhdf5. Until a batch is
+//! flushed, nothing else may allocate in the file: libhdf5 is not called while a batch
+//! holds bytes, and if it were, the flush would refuse (an error, not a corrupt file).
+//! libhdf5 never reads an object of a batch before the batch is on its way to disk, so
+//! its caches never hold stale bytes of ours.
+
+use hdf5_sys::h5i::hid_t;
+use hdf5_sys::h5o::{H5Oclose, H5Olink, H5Oopen_by_addr};
+use hdf5_sys::h5p::{H5P_DEFAULT, H5Pset_meta_block_size, H5Pset_small_data_block_size};
+
+use super::encode::{Header, Heap, vlen_ref};
+use super::{File, Kit, Obj, cstr, overlay, setup};
+use crate::error::Result;
+
+/// A batch is flushed once it holds this many bytes.
+const BATCH_BYTES: usize = 1 << 20;
+
+/// The size of the blocks libhdf5 allocates its own metadata in.
+const META_BLOCK: u64 = 64 << 10;
+
+/// Sets the file-space strategy of a layout on the file-access list `fapl`: libhdf5's
+/// metadata in blocks of [`META_BLOCK`], its raw data (large properties) at the end of
+/// the file, sharing no block with other datasets.
+pub(crate) fn set_file_space(fapl: hid_t) -> Result<()> {
+    // SAFETY: plain setters on a valid file-access list.
+    unsafe {
+        setup(H5Pset_meta_block_size(fapl, META_BLOCK), "set metadata block size")?;
+        setup(H5Pset_small_data_block_size(fapl, 0), "set small-data block size")?;
+    }
+    Ok(())
+}
+
+/// A link that libhdf5 makes once its batch is in the file.
+struct Pending {
+    /// Index into the containers [`Batch::flush`] is given.
+    container: usize,
+    name: String,
+    addr: u64,
+}
+
+/// Encoded objects on their way into one file.
+pub(crate) struct Batch<'f> {
+    file: &'f File,
+    /// The address of `buf[0]`, valid while `buf` is not empty.
+    base: u64,
+    buf: Vec<u8>,
+    heap: Option<Heap>,
+    links: Vec<Pending>,
+}
+
+impl<'f> Batch<'f> {
+    pub(crate) fn new(file: &'f File) -> Batch<'f> {
+        Batch { file, base: 0, buf: Vec::with_capacity(BATCH_BYTES + (64 << 10)), heap: None, links: Vec::new() }
+    }
+
+    /// The address the next byte of the batch gets.
+    fn next_addr(&mut self) -> Result<u64> {
+        if self.buf.is_empty() {
+            self.base = overlay::end_of_allocation(self.file.id, self.file.path())?;
+        }
+        Ok(self.base + self.buf.len() as u64)
+    }
+
+    /// Adds an encoded object with `refcount` hard links to it (those in the headers of
+    /// this crate's encoding); returns its address.
+    pub(crate) fn put(&mut self, header: Header, refcount: u32) -> Result<u64> {
+        let addr = self.next_addr()?;
+        header.finish(refcount, &mut self.buf);
+        Ok(addr)
+    }
+
+    /// Adds raw bytes (the values of a large property), 8-byte aligned; returns their address.
+    pub(crate) fn raw(&mut self, bytes: &[u8]) -> Result<u64> {
+        let addr = self.next_addr()?;
+        self.buf.extend_from_slice(bytes);
+        self.buf.resize(self.buf.len().next_multiple_of(8), 0);
+        Ok(addr)
+    }
+
+    /// Stores `s` in the batch's global heap; returns the element that refers to it.
+    pub(crate) fn string(&mut self, s: &str) -> Result<[u8; 16]> {
+        self.next_addr()?;
+        let heap = match self.heap.take() {
+            Some(h) if h.fits(s.len()) => h,
+            other => {
+                if let Some(full) = other {
+                    full.close(&mut self.buf);
+                }
+                Heap::start(&mut self.buf, s.len())
+            }
+        };
+        let mut heap = heap;
+        let index = heap.insert(&mut self.buf, s);
+        let collection = self.base + heap.start_offset() as u64;
+        self.heap = Some(heap);
+        Ok(vlen_ref(s.len(), collection, index))
+    }
+
+    /// Links the object at `addr` as `name` into container `container` at the flush.
+    pub(crate) fn link_later(&mut self, container: usize, name: String, addr: u64) {
+        self.links.push(Pending { container, name, addr });
+    }
+
+    /// Whether the batch should be flushed.
+    pub(crate) fn is_full(&self) -> bool {
+        self.buf.len() >= BATCH_BYTES
+    }
+
+    /// Writes the batch into the file and makes its pending links into `containers`.
+    pub(crate) fn flush(&mut self, kit: &Kit, containers: &[&Obj<'f>]) -> Result<()> {
+        if let Some(heap) = self.heap.take() {
+            heap.close(&mut self.buf);
+        }
+        if !self.buf.is_empty() {
+            overlay::append(self.file.id, self.file.path(), self.base, &self.buf, 0)?;
+            self.buf.clear();
+        }
+        for Pending { container, name, addr } in self.links.drain(..) {
+            let parent = containers[container];
+            let c = cstr(&name);
+            // SAFETY: `addr` is an object header this batch wrote into the file; the
+            // opened object is closed right after linking; valid names and lists.
+            unsafe {
+                let id = self.file.check(H5Oopen_by_addr(self.file.id, addr), "open", || parent.child_name(&name))?;
+                let ret = H5Olink(id, parent.id(), c.as_ptr(), kit.lcpl(&name), H5P_DEFAULT);
+                H5Oclose(id);
+                self.file.check(ret, "link", || parent.child_name(&name))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl File {
+    /// Allocates `len` bytes for values the ranks write later, starting on a multiple
+    /// of `align` (the bytes skipped stay unused); returns where they start.
+    pub(crate) fn claim(&self, len: u64, align: u64) -> Result<u64> {
+        let end = overlay::end_of_allocation(self.id, self.path())?;
+        let start = if align <= 1 { end } else { end.next_multiple_of(align) };
+        overlay::append(self.id, self.path(), end, &[], start - end + len)?;
+        Ok(start)
+    }
+}
