@@ -235,3 +235,79 @@ impl Sharer {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::h5::{self, Attr, File, GroupKind, Mode, Session, overlay_fapl};
+    use crate::nix::names::attr;
+    use hdf5_sys::h5d::H5Dget_type;
+    use hdf5_sys::h5t::{H5Tclose, H5Tequal};
+
+    /// Every kind of annotation, as libhdf5 writes it and as it is encoded: the same
+    /// types, shapes, values and attributes when read back through libhdf5.
+    #[test]
+    fn encoded_properties_read_as_libhdf5_writes_them() {
+        let values: Vec<(&str, Value, bool)> = vec![
+            ("s", Value::Str("granule_cell".into()), false),
+            ("empty", Value::Str(String::new()), false),
+            ("when", Value::DateTime("2026-12-07T10:00:00".into()), false),
+            ("i", Value::Int(-7), false),
+            ("f", Value::Float(2.5), false),
+            ("b", Value::Bool(true), false),
+            ("q", Value::Quantity { values: vec![1.0, 2.0], unit: "ms".into() }, false),
+            ("none", Value::StrList(vec![]), false),
+            ("strs", Value::StrList(vec!["a".into(), String::new(), "ünï".into(), "x".repeat(5000)]), true),
+            ("ints", Value::IntList((0..3000).collect()), false),
+            ("bools", Value::BoolList(vec![true, false, true]), true),
+            ("µ", Value::FloatList(vec![0.5; 3]), false),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("props.h5");
+        h5::locked(|| {
+            let kit = Kit::new().unwrap();
+            let session = Session::new(0);
+            let fapl = overlay_fapl(&session, kit.fapl()).unwrap();
+            let file = File::open(&path, Mode::Create, Some(&kit), Some(fapl.id())).unwrap();
+            let root = file.root().unwrap();
+            let made = root.group(&kit, "made", GroupKind::Properties).unwrap();
+            for (key, v, array) in &values {
+                property(&made, &kit, key, v, *array, "20260101T000000").unwrap();
+            }
+            let mut batch = Batch::new(&file);
+            let mut props = Header::group(GroupKind::Properties.info());
+            for (key, v, array) in &values {
+                let addr = encode_property(&mut batch, key, v, *array, "20260101T000000", 1).unwrap();
+                props.link(key, addr);
+            }
+            let addr = batch.put(props, 0).unwrap();
+            batch.link_later(0, "encoded".into(), addr);
+            batch.flush(&kit, &[&root]).unwrap();
+            drop((batch, made, root));
+            file.close().unwrap();
+        });
+        h5::locked(|| {
+            let kit = Kit::new().unwrap();
+            let file = File::open(&path, Mode::ReadOnly, None, None).unwrap();
+            let (made, encoded) = (file.open_path("made", None).unwrap(), file.open_path("encoded", None).unwrap());
+            assert_eq!(made.link_names().unwrap(), encoded.link_names().unwrap(), "the same names, in creation order");
+            for (key, _, _) in &values {
+                let (a, b) = (made.open(key).unwrap(), encoded.open(key).unwrap());
+                assert_eq!(a.read(kit.dxpl()).unwrap(), b.read(kit.dxpl()).unwrap(), "{key}");
+                // SAFETY: open datasets; the type ids are closed here.
+                let same_type = unsafe {
+                    let (ta, tb) = (H5Dget_type(a.id()), H5Dget_type(b.id()));
+                    let eq = H5Tequal(ta, tb);
+                    H5Tclose(ta);
+                    H5Tclose(tb);
+                    eq
+                };
+                assert!(same_type > 0, "{key}: types differ");
+                for name in [attr::NAME, attr::UNIT, attr::DEFINITION, attr::TYPE, attr::CREATED_AT, attr::UPDATED_AT] {
+                    assert_eq!(a.attr(name).unwrap(), b.attr(name).unwrap(), "{key}@{name:?}");
+                }
+                assert!(matches!(b.attr(attr::ENTITY_ID).unwrap(), Some(Attr::Str(id)) if id.len() == 36));
+            }
+        });
+    }
+}
