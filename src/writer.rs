@@ -13,8 +13,9 @@
 //!
 //! Every step ends in an agreement, so an error on any rank is every rank's error.
 
-use std::cell::RefCell;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread::ScopedJoinHandle;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -114,6 +115,11 @@ pub(crate) struct Written {
 
 /// Writes `segments` (this rank's buffers) and the `job` into `path` in one transaction.
 ///
+/// Rank 0 lays the file out in a thread of its own, which hands over where the ranks'
+/// values go as soon as it has allocated them; the ranks write their data while rank 0
+/// writes the metadata, and the transaction commits once both are done. HDF5 runs in
+/// that thread only; MPI in the calling thread only.
+///
 /// # Collective
 /// Every rank of `comm` calls it, with the same `path`, `mode`, job kind and number of
 /// segments; `devices` are this rank's, in registration order.
@@ -132,30 +138,84 @@ pub(crate) fn transact(
     let desc = Description::of(devices.to_vec(), segments).encode();
     let gathered = comm.gather_bytes(&desc);
     drop(desc);
-
-    let layout_start = Instant::now();
-    let laid = match gathered {
-        Some(descs) => lay_out(path, mode, job, &descs, segments, options).map(Some),
-        None => Ok(None),
+    let Some(descs) = gathered else {
+        return write_and_commit(comm, path, options, segments, layer.name(), None, start);
     };
-    let metadata_seconds = layout_start.elapsed().as_secs_f64();
-    let mut laid = comm.agree(Step::Layout, laid)?;
-
-    let data_start = Instant::now();
-    let write_path = laid.as_ref().map_or(Vec::new(), |l| l.target.write_path().to_string_lossy().into_owned().into_bytes());
-    let write_path = PathBuf::from(String::from_utf8_lossy(&comm.broadcast_bytes(0, write_path)).into_owned());
-    let mine = comm.scatter_bytes(laid.as_mut().map(|l| std::mem::take(&mut l.parts)));
-    let payloads = postcard::from_bytes::<Vec<Payload>>(&mine)
-        .map_err(|e| Error::Collective(format!("payload list unreadable on rank {}: {e}", comm.rank())))
-        .and_then(|p| {
-            let visible = std::fs::OpenOptions::new().write(true).open(&write_path);
-            visible.map(|_| p).map_err(|e| Error::io("open for writing", &write_path, e))
+    std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::channel();
+        let layout = scope.spawn(move || {
+            let begun = Instant::now();
+            let laid = lay_out(path, mode, job, &descs, segments, options, &tx);
+            laid.map(|(target, block)| Laid { target, block, seconds: begun.elapsed().as_secs_f64() })
         });
-    let payloads = comm.agree(Step::Data, payloads)?;
-    let (write_time, file_hints) = fill(comm, &write_path, options, &payloads, segments)?;
+        // The layout sends where the ranks write, or ends (with its error) before that.
+        let root = match rx.recv() {
+            Ok(early) => Root { early: Ok(early), layout: Some(layout) },
+            Err(_) => {
+                let ended = join(layout).and_then(|_| Err(Error::Collective("rank 0's layout ended without allocating the data".into())));
+                Root { early: ended, layout: None }
+            }
+        };
+        write_and_commit(comm, path, options, segments, layer.name(), Some(root), start)
+    })
+}
+
+/// Where the ranks write: what rank 0's layout knows once it has allocated their values.
+struct Early {
+    write_path: PathBuf,
+    /// Per rank, the datasets it fills and where, encoded for the scatter.
+    parts: Vec<Vec<u8>>,
+}
+
+/// What rank 0's layout leaves for the commit.
+struct Laid {
+    target: Target,
+    /// The Block's NIX name.
+    block: String,
+    /// The time the layout took.
+    seconds: f64,
+}
+
+/// Rank 0's side of a transaction: where the ranks write (or why not), and its layout
+/// still running.
+struct Root<'s> {
+    early: Result<Early>,
+    layout: Option<ScopedJoinHandle<'s, Result<Laid>>>,
+}
+
+/// Waits for rank 0's layout; a panic in it becomes an error that every rank agrees on.
+fn join(layout: ScopedJoinHandle<'_, Result<Laid>>) -> Result<Laid> {
+    layout.join().unwrap_or_else(|panic| {
+        let message = panic.downcast_ref::<&str>().map(|s| (*s).to_owned()).or_else(|| panic.downcast_ref::<String>().cloned());
+        Err(Error::Collective(format!("rank 0's layout panicked: {}", message.unwrap_or_default())))
+    })
+}
+
+/// The transaction from the allocation of the data on: the data phase beside rank 0's
+/// layout, then the commit. Any error waits for the layout to end and drops it, which
+/// leaves the target as it was.
+///
+/// # Collective
+fn write_and_commit(comm: &mut Comm, path: &Path, options: &WriteOptions, segments: &[Segment], layer: &str, root: Option<Root<'_>>, start: Instant) -> Result<Written> {
+    let (early, layout) = match root {
+        Some(Root { early, layout }) => (early.map(Some), layout),
+        None => (Ok(None), None),
+    };
+    let finish = |layout: Option<ScopedJoinHandle<'_, Result<Laid>>>| layout.map(join).transpose();
+    let data_start = Instant::now();
+    let data = comm.agree(Step::Layout, early).and_then(|early| data_phase(comm, early, options, segments));
+    let (write_time, file_hints) = match data {
+        Ok(done) => done,
+        Err(e) => {
+            let _ = finish(layout);
+            return Err(e);
+        }
+    };
     let data_seconds = data_start.elapsed().as_secs_f64();
     let write_seconds = write_time.as_secs_f64();
-    let mpio = MpioReport { layer: layer.name().to_owned(), io: options.io().name().to_owned(), hints: file_hints };
+    let mpio = MpioReport { layer: layer.to_owned(), io: options.io().name().to_owned(), hints: file_hints };
+    let laid = comm.agree(Step::Layout, finish(layout))?;
+    let metadata_seconds = laid.as_ref().map_or(0.0, |l| l.seconds);
 
     let committed = match laid {
         Some(l) => {
@@ -188,6 +248,26 @@ pub(crate) fn transact(
         mpio,
     };
     Ok(Written { summary, block })
+}
+
+/// Hands every rank where it writes (`early`, on rank 0), then writes this rank's data.
+///
+/// # Collective
+fn data_phase(comm: &mut Comm, early: Option<Early>, options: &WriteOptions, segments: &[Segment]) -> Result<(Duration, Vec<(String, String)>)> {
+    let (write_path, parts) = match early {
+        Some(e) => (e.write_path.to_string_lossy().into_owned().into_bytes(), Some(e.parts)),
+        None => (Vec::new(), None),
+    };
+    let write_path = PathBuf::from(String::from_utf8_lossy(&comm.broadcast_bytes(0, write_path)).into_owned());
+    let mine = comm.scatter_bytes(parts);
+    let payloads = postcard::from_bytes::<Vec<Payload>>(&mine)
+        .map_err(|e| Error::Collective(format!("payload list unreadable on rank {}: {e}", comm.rank())))
+        .and_then(|p| {
+            let visible = std::fs::OpenOptions::new().write(true).open(&write_path);
+            visible.map(|_| p).map_err(|e| Error::io("open for writing", &write_path, e))
+        });
+    let payloads = comm.agree(Step::Data, payloads)?;
+    fill(comm, &write_path, options, &payloads, segments)
 }
 
 /// This rank's data phase: the values of its payloads, written at their offsets, and the
@@ -245,14 +325,6 @@ fn summary_counts(segments: &[Segment]) -> (u64, u64) {
     (objects, bytes)
 }
 
-/// What rank 0's layout leaves for the rest of the transaction.
-struct Laid {
-    target: Target,
-    block: String,
-    /// Per rank, the datasets it fills and where, encoded for the scatter.
-    parts: Vec<Vec<u8>>,
-}
-
 /// The bytes of the ranks' samples and spike times in `descs`: what a write needs at least.
 fn data_bytes(descs: &[Description]) -> u64 {
     let objects = descs.iter().flat_map(|d| &d.segments).flat_map(|s| s.spiketrains.iter().chain(&s.analogsignals));
@@ -264,8 +336,10 @@ fn data_bytes(descs: &[Description]) -> u64 {
         .sum()
 }
 
-/// Rank 0's serial phase: plan, then lay the job out in the target and allocate the data.
-fn lay_out(path: &Path, mode: FileMode, job: Job<'_>, descs: &[Vec<u8>], segments: &[Segment], options: &WriteOptions) -> Result<Laid> {
+/// Rank 0's serial phase: plan, allocate the data (and send where it goes through
+/// `early`), then lay the job out in the target; returns the target and the Block's
+/// NIX name.
+fn lay_out(path: &Path, mode: FileMode, job: Job<'_>, descs: &[Vec<u8>], segments: &[Segment], options: &WriteOptions, early: &mpsc::Sender<Early>) -> Result<(Target, String)> {
     let descs = descs.iter().enumerate().map(|(r, d)| Description::decode(d, r)).collect::<Result<Vec<_>>>()?;
     if let Some((r, d)) = descs.iter().enumerate().find(|(_, d)| d.segments.len() != segments.len()) {
         return Err(Error::Collective(format!(
@@ -280,14 +354,22 @@ fn lay_out(path: &Path, mode: FileMode, job: Job<'_>, descs: &[Vec<u8>], segment
         return Err(Error::Usage(format!("'{}' no longer holds the Block being written", path.display())));
     }
     let plan = plan::plan(&descs, &mut Uuid::new_v4);
-    let payloads = RefCell::new(vec![Vec::new(); descs.len()]);
     let block = target.settle(h5::locked(|| -> Result<String> {
         let kit = Kit::new()?;
         let fapl = target.fapl(kit.fapl())?;
         h5::set_file_space(fapl.id())?;
         let mode = if target.is_new() { Mode::Create } else { Mode::ReadWrite };
         let file = File::open(target.write_path(), mode, Some(&kit), Some(fapl.id()))?;
-        let reserved = extents::reserve(&file, &plan, &descs, options.align())?;
+        let extents = extents::reserve(&file, &plan, &descs, options.align())?;
+        for (rank, list) in extents.payloads.iter().enumerate() {
+            for p in list {
+                target.check_offset(p.offset, &|| format!("a dataset of rank {rank}"))?;
+            }
+        }
+        let parts: Vec<Vec<u8>> = extents.payloads.iter().map(|p| postcard::to_stdvec(p).expect("plain data")).collect();
+        scatter_check(&parts)?;
+        // The ranks write from here on; a failure below still fails the transaction.
+        let _ = early.send(Early { write_path: target.write_path().to_owned(), parts });
         let written_at = names::nix_time(chrono::Utc::now());
         if !target.is_new() {
             let block = match job {
@@ -318,7 +400,7 @@ fn lay_out(path: &Path, mode: FileMode, job: Job<'_>, descs: &[Vec<u8>], segment
         for (index, (segment, seg_plan)) in segments.iter().zip(&plan.segments).enumerate() {
             let created_at = segment.rec_datetime.as_deref().unwrap_or("19700101T000000");
             let share = options.share_properties();
-            let job = SegmentJob { index, segment, created_at, written_at: &written_at, plan: seg_plan, descs: &descs, share, ticker: &ticker, reserved: &reserved, payloads: &payloads };
+            let job = SegmentJob { index, segment, created_at, written_at: &written_at, plan: seg_plan, descs: &descs, share, ticker: &ticker, reserved: &extents.offsets };
             layout::write_segment(&handles, &kit, &job)?;
         }
         ticker.finish();
@@ -327,13 +409,5 @@ fn lay_out(path: &Path, mode: FileMode, job: Job<'_>, descs: &[Vec<u8>], segment
         file.close()?;
         Ok(block)
     }))?;
-    let payloads = payloads.into_inner();
-    for (rank, list) in payloads.iter().enumerate() {
-        for p in list {
-            target.check_offset(p.offset, &|| format!("a dataset of rank {rank}"))?;
-        }
-    }
-    let parts: Vec<Vec<u8>> = payloads.iter().map(|p| postcard::to_stdvec(p).expect("plain data")).collect();
-    scatter_check(&parts)?;
-    Ok(Laid { target, block, parts })
+    Ok((target, block))
 }

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use crate::error::Result;
 use crate::h5::{File, NumType};
-use crate::parallel::describe::{ArrayDesc, Description, ObjectDesc, Role, Shape};
+use crate::parallel::describe::{ArrayDesc, Description, ObjectDesc, Payload, Role, Shape};
 use crate::parallel::plan::Plan;
 
 /// Which dataset of which object: `(rank, segment, spike train?, index on its rank, role)`.
@@ -46,24 +46,35 @@ fn datasets(plan: &Plan, descs: &[Description]) -> Vec<Vec<(Key, NumType, u64)>>
     by_rank
 }
 
+/// Where the ranks' values go.
+pub(crate) struct Extents {
+    /// Where each dataset's values start.
+    pub offsets: HashMap<Key, u64>,
+    /// Per rank, the datasets it fills in the data phase, in plan order.
+    pub payloads: Vec<Vec<Payload>>,
+}
+
 /// Allocates the values of every rank, rank after rank, each run starting on a multiple
-/// of `align`, and skips to the next boundary after the last run; returns where each
-/// dataset's values start.
-pub(crate) fn reserve(file: &File, plan: &Plan, descs: &[Description], align: u64) -> Result<HashMap<Key, u64>> {
+/// of `align`, and skips to the next boundary after the last run.
+pub(crate) fn reserve(file: &File, plan: &Plan, descs: &[Description], align: u64) -> Result<Extents> {
     let mut offsets = HashMap::new();
+    let mut payloads = Vec::with_capacity(descs.len());
     for list in datasets(plan, descs) {
-        if list.is_empty() {
-            continue;
+        let mut mine = Vec::with_capacity(list.len());
+        if !list.is_empty() {
+            let bytes = list.iter().map(|(_, t, n)| t.size() * n).sum();
+            let mut at = file.claim(bytes, align)?;
+            for (key, t, n) in list {
+                let (_, segment, spikes, local, role) = key;
+                mine.push(Payload { segment, spikes, local, role, offset: at });
+                offsets.insert(key, at);
+                at += t.size() * n;
+            }
         }
-        let bytes = list.iter().map(|(_, t, n)| t.size() * n).sum();
-        let mut at = file.claim(bytes, align)?;
-        for (key, t, n) in list {
-            offsets.insert(key, at);
-            at += t.size() * n;
-        }
+        payloads.push(mine);
     }
     if !offsets.is_empty() {
         file.claim(0, align)?;
     }
-    Ok(offsets)
+    Ok(Extents { offsets, payloads })
 }

@@ -5,7 +5,6 @@
 //! annotation, type and order intact: sections live directly under their entity as
 //! `metadata`, properties are compact datasets, and data arrays are contiguous.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 
 use rayon::prelude::*;
@@ -17,7 +16,7 @@ use super::extents::Key;
 use crate::error::{Error, Result};
 use crate::h5::{Batch, File, GroupKind, Header, Kit, NumType, Obj, Storage, UNDEF};
 use crate::model::{Annotations, Segment, Value};
-use crate::parallel::describe::{ArrayDesc, Description, ObjectDesc, Payload, Role, Shape};
+use crate::parallel::describe::{ArrayDesc, Description, ObjectDesc, Role, Shape};
 use crate::parallel::plan::{Placed, SegmentPlan};
 use crate::progress::Ticker;
 
@@ -150,8 +149,6 @@ pub(crate) struct SegmentJob<'a> {
     pub ticker: &'a Ticker<'a>,
     /// Where the ranks' values of each dataset start ([`super::extents`]).
     pub reserved: &'a HashMap<Key, u64>,
-    /// Per rank, the datasets it fills in the data phase, with their file offsets.
-    pub payloads: &'a RefCell<Vec<Vec<Payload>>>,
 }
 
 /// The containers a segment's objects are linked into by libhdf5, as indices of
@@ -239,7 +236,7 @@ struct Source<'p> {
 
 /// Encodes the dataset of `n` elements of `t` whose values `src`'s rank writes (over
 /// the values allocated for it; an empty one has none), with the attributes `attrs`
-/// writes, and notes where its rank writes in the data phase; returns its address.
+/// writes; returns its address.
 fn data_set(batch: &mut Batch<'_>, job: &SegmentJob<'_>, t: NumType, n: u64, src: &Source<'_>, attrs: impl FnOnce(&mut Header) -> Result<()>) -> Result<u64> {
     let storage = if n == 0 {
         Storage::Contiguous { addr: UNDEF, bytes: 0 }
@@ -247,8 +244,6 @@ fn data_set(batch: &mut Batch<'_>, job: &SegmentJob<'_>, t: NumType, n: u64, src
         let segment = u32::try_from(job.index).expect("segment count fits u32");
         let key = (src.placed.rank, segment, src.spikes, src.placed.local, src.role);
         let offset = *job.reserved.get(&key).ok_or_else(|| Error::Collective(format!("no values allocated for object {} of rank {}", src.placed.local, src.placed.rank)))?;
-        let payload = Payload { segment, spikes: src.spikes, local: src.placed.local, role: src.role, offset };
-        job.payloads.borrow_mut()[src.placed.rank as usize].push(payload);
         Storage::Contiguous { addr: offset, bytes: n * t.size() }
     };
     let mut h = Header::dataset(t.elem(), n, &storage);
