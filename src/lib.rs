@@ -26,7 +26,7 @@
 //! | [`recording`] | [`iter_recordings`]: one recording per target, multiplexed objects demultiplexed |
 //! | [`synthetic`] | the seeded activity `simulate` records (Poisson trains, membrane-like traces) |
 //! | [`plot`] | figures of a run (raster, rates, traces) as SVG or PNG: [`plot::render`] |
-//! | `h5` | the one unsafe module for HDF5: raw calls behind safe handles |
+//! | `h5` | the one unsafe module for HDF5: raw calls behind safe handles, and objects encoded as libhdf5 writes them |
 //! | `os` | host and process facts (`uname`, `getrusage`) |
 //!
 //! The cargo feature `test-hooks` (off by default) adds what only the crate's own tests

@@ -1,13 +1,13 @@
 //! The collective write of results into one NIX file, one transaction at a time.
 //!
 //! 1. Every rank describes its buffered objects (no samples); rank 0 gathers them.
-//! 2. Rank 0 plans the layout and writes the whole NIX structure alone, through HDF5's
-//!    serial interface (HDF5 1.10's MPI-IO driver cannot write the variable-length strings
-//!    NIX metadata is made of), allocating every dataset contiguously and noting where
-//!    its values go in the file.
-//! 3. All ranks write their own samples and spike times at those offsets, through
-//!    MPI-IO: one collective call per rank (or one independent call per dataset). A job
-//!    of one rank takes the same path.
+//! 2. Rank 0 plans the layout, allocates every rank's values as one aligned extent and
+//!    sends each rank where its datasets go; then it writes the whole NIX structure alone
+//!    over them, through HDF5's serial interface (HDF5 1.10's MPI-IO driver cannot write
+//!    the variable-length strings NIX metadata is made of), in a thread of its own.
+//! 3. Meanwhile all ranks write their own samples and spike times at those offsets,
+//!    through MPI-IO: one collective call per rank (or one independent call per
+//!    dataset). A job of one rank takes the same path.
 //! 4. Rank 0 commits: a new file is renamed into place (`ow` never exposes a half-written
 //!    file), a change to an existing file is applied through its rollback journal.
 //!

@@ -449,6 +449,13 @@ pub(crate) fn end_of_allocation(file_id: hid_t, path: &std::path::Path) -> Resul
     Ok(unsafe { open_state(file_id, path) }?.eoa)
 }
 
+/// Whether the writes buffered for `file_id` (open with this driver) are half way to a
+/// write-out.
+pub(crate) fn tail_half_full(file_id: hid_t, path: &std::path::Path) -> Result<bool> {
+    // SAFETY: called between HDF5 calls, under the HDF5 lock (the layout's).
+    Ok(unsafe { open_state(file_id, path) }?.tail.is_half_full())
+}
+
 /// Allocates `bytes.len()` bytes at the end of allocation of `file_id`, which must be
 /// `at`, and writes `bytes` there: object headers encoded outside libhdf5, or space the
 /// ranks fill (`bytes` empty, `len` given). libhdf5 allocates its own metadata past them.

@@ -1,9 +1,12 @@
-//! Rank 0's serial phase: creates the NIX structure of a write and allocates every
-//! dataset the ranks fill later.
+//! Rank 0's serial phase: creates the NIX structure of a write over the values
+//! [`super::extents`] allocated for the ranks.
 //!
 //! Follows the minimal layout of NIX_LAYOUT.md section 9, which Neo reads with every name,
 //! annotation, type and order intact: sections live directly under their entity as
-//! `metadata`, properties are compact datasets, and data arrays are contiguous.
+//! `metadata`, properties are compact datasets, and data arrays are contiguous. The file,
+//! its Blocks and segments are made through libhdf5; the spike trains and signals, which
+//! are thousands, are encoded here as the bytes libhdf5 would write
+//! ([`crate::h5::Header`]), and libhdf5 only links them into the large groups.
 
 use std::collections::HashMap;
 

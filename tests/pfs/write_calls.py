@@ -12,7 +12,10 @@ times longer), no 4 KiB block is written by two ranks, and the file reads back
 
 The data phase of a rank starts where our code checks that it can open the file for
 writing (an `openat` of the file with exactly O_WRONLY|O_CLOEXEC; the file is created with
-O_CREAT); from there, every write, pwrite64 or pwritev on a descriptor of that file counts.
+O_CREAT); from there, every write, pwrite64 or pwritev on a descriptor of that file opened
+from there on counts. Rank 0's layout writes the metadata meanwhile, through the
+descriptor it opened before: those writes are counted apart, and no 4 KiB block may hold
+both metadata and data.
 
 usage: write_calls.py --bin target/release/bsb-results --ranks 2 4 --cells 1000 10000
 """
@@ -40,29 +43,34 @@ WRITE = re.compile(r"^\d+ +write\((\d+), .*\)\s+=\s+(\d+)")
 
 def data_writes(trace, target):
     """`(offset, bytes)` of every data-phase write into `target` in one rank's trace
-    (offset None for a plain write)."""
-    fds, started, writes = {}, False, []
+    (offset None for a plain write), and of every other write into it (the layout's)."""
+    fds, started, writes, others = {}, False, [], []
     with open(trace, errors="replace") as f:
         for line in f:
             if m := OPEN.match(line):
                 path, flags, fd = m.group(1), m.group(2), int(m.group(3))
                 if re.fullmatch(re.escape(target) + r"\.[0-9a-f]+\.partial", os.path.basename(path)):
-                    fds[fd] = True
                     started = started or flags == "O_WRONLY|O_CLOEXEC"
+                    fds[fd] = started
                 else:
                     fds.pop(fd, None)
             elif m := CLOSE.match(line):
                 fds.pop(int(m.group(1)), None)
             elif m := PWRITE.match(line):
-                if started and int(m.group(1)) in fds:
-                    writes.append((int(m.group(3)), int(m.group(4))))
+                if int(m.group(1)) in fds:
+                    (writes if fds[int(m.group(1))] else others).append((int(m.group(3)), int(m.group(4))))
             elif m := PWRITEV.match(line):
-                if started and int(m.group(1)) in fds:
-                    writes.append((int(m.group(2)), int(m.group(3))))
+                if int(m.group(1)) in fds:
+                    (writes if fds[int(m.group(1))] else others).append((int(m.group(2)), int(m.group(3))))
             elif m := WRITE.match(line):
-                if started and int(m.group(1)) in fds:
-                    writes.append((None, int(m.group(2))))
-    return writes
+                if int(m.group(1)) in fds:
+                    (writes if fds[int(m.group(1))] else others).append((None, int(m.group(2))))
+    return writes, others
+
+
+def blocks(writes):
+    """The 4 KiB blocks `(offset, bytes)` writes touch."""
+    return {b for offset, size in writes if offset is not None for b in range(offset // BLOCK, (offset + max(size, 1) - 1) // BLOCK + 1)}
 
 
 def run(binary, ranks, cells, duration_ms, checkpoints, io, work):
@@ -94,7 +102,9 @@ def main():
             for cells in args.cells:
                 # the same bytes for every cell count: fewer cells record longer
                 duration = 200 * max(args.cells) // cells
-                writes = run(os.path.abspath(args.bin), ranks, cells, duration, args.checkpoints, "collective", work)
+                traced = run(os.path.abspath(args.bin), ranks, cells, duration, args.checkpoints, "collective", work)
+                writes = [w for w, _ in traced]
+                metadata = [m for _, m in traced]
                 calls = [len(w) for w in writes]
                 counts[cells] = calls
                 owners = {}
@@ -106,8 +116,12 @@ def main():
                         for block in range(offset // BLOCK, (offset + max(size, 1) - 1) // BLOCK + 1):
                             owners.setdefault(block, set()).add(rank)
                 shared = sorted(b for b, o in owners.items() if len(o) > 1)
+                mixed = sorted(blocks(w for m in metadata for w in m) & set(owners))
                 print(f"-n {ranks}, {cells} cells, {args.checkpoints} checkpoints: data-phase write calls by rank {calls}, "
-                      f"{sum(s for w in writes for _, s in w)} bytes, blocks written by two ranks: {len(shared)}", flush=True)
+                      f"{sum(s for w in writes for _, s in w)} bytes, blocks written by two ranks: {len(shared)}; "
+                      f"rank 0's layout meanwhile: {len(metadata[0])} write calls, blocks holding metadata and data: {len(mixed)}", flush=True)
+                if mixed:
+                    problems.append(f"-n {ranks}, {cells} cells: 4 KiB blocks {mixed[:5]}... hold metadata and data")
                 for rank, w in enumerate(writes):
                     buffers = -(-sum(s for _, s in w) // CB_PIECE)
                     if len(w) > MAX_CALLS_PER_CHECKPOINT * args.checkpoints + buffers:
