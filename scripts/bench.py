@@ -193,26 +193,44 @@ def timed(cmd):
     return best
 
 
-def measured(cmd):
-    """One run of a command: its seconds, peak memory in bytes, and last line of output as JSON."""
+#: Runs commands for `measured`, one JSON line per command in and out. Linux starts a
+#: child's ru_maxrss at the resident size of the process it was forked from (and keeps it
+#: across exec): a command started from this process, which grows to hundreds of MiB,
+#: reported at least that (356 MiB for every `inspect`); started from this small one, it
+#: reports its own peak.
+LAUNCHER = r"""
+import json, os, subprocess, sys, tempfile, time
+for line in sys.stdin:
+    cmd = json.loads(line)
     start = time.perf_counter()
     with tempfile.TemporaryFile() as err:
         child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err)
-        # Only the last line is kept: a child started later begins its ru_maxrss at this
-        # process's peak, so this process must not hold a big output.
         out = b""
-        for line in child.stdout:
-            out = line if line.strip() else out
-        # wait4's usage covers the command and the children it waited for (the reading
-        # commands read in a child of their own); ru_maxrss is the largest of them, in KiB.
+        for got in child.stdout:
+            out = got if got.strip() else out
         _, status, usage = os.wait4(child.pid, 0)
         seconds = time.perf_counter() - start
         child.stdout.close()
-        child.returncode = os.waitstatus_to_exitcode(status)
-        if child.returncode != 0:
-            err.seek(0)
-            raise RuntimeError(f"{cmd} failed: {err.read().decode()[-500:]}")
-    return seconds, usage.ru_maxrss * 1024, json.loads(out.decode().strip().splitlines()[-1])
+        err.seek(0)
+        print(json.dumps({"seconds": seconds, "maxrss": usage.ru_maxrss, "status": os.waitstatus_to_exitcode(status),
+                          "out": out.decode(), "err": err.read().decode()[-500:]}), flush=True)
+"""
+_launcher = None
+
+
+def measured(cmd):
+    """One run of a command: its seconds, peak memory in bytes (wait4's ru_maxrss: the
+    command and the children it waited for; the reading commands read in a child of
+    their own), and last line of output as JSON."""
+    global _launcher
+    if _launcher is None:
+        _launcher = subprocess.Popen([sys.executable, "-c", LAUNCHER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    _launcher.stdin.write(json.dumps(cmd) + "\n")
+    _launcher.stdin.flush()
+    done = json.loads(_launcher.stdout.readline())
+    if done["status"] != 0:
+        raise RuntimeError(f"{cmd} failed: {done['err']}")
+    return done["seconds"], done["maxrss"] * 1024, json.loads(done["out"].strip().splitlines()[-1])
 
 
 def check_multiplex(reference, muxed):
