@@ -18,7 +18,7 @@ use hdf5_sys::h5p::{H5P_DEFAULT, H5Pset_meta_block_size, H5Pset_small_data_block
 
 use super::encode::{Header, Heap, vlen_ref};
 use super::{File, Kit, Obj, cstr, overlay, setup};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// A batch is flushed once it holds this many bytes.
 const BATCH_BYTES: usize = 1 << 20;
@@ -72,6 +72,9 @@ impl<'f> Batch<'f> {
     /// Adds an encoded object with `refcount` hard links to it (those in the headers of
     /// this crate's encoding); returns its address.
     pub(crate) fn put(&mut self, header: Header, refcount: u32) -> Result<u64> {
+        if let Some(problem) = header.problem() {
+            return Err(Error::invalid("an object being written", problem));
+        }
         let addr = self.next_addr()?;
         header.finish(refcount, &mut self.buf);
         Ok(addr)

@@ -142,6 +142,8 @@ pub(crate) struct Header {
     links: u64,
     /// Where the link-info message's maximum creation order is, for a group.
     order_at: Option<usize>,
+    /// Why the header cannot be encoded (a message over 64 KiB), if so.
+    problem: Option<String>,
 }
 
 /// How a group's links are stored, as libhdf5 writes it in the group-info message.
@@ -155,7 +157,7 @@ pub(crate) struct GroupInfo {
 
 impl Header {
     fn empty() -> Header {
-        Header { body: Vec::with_capacity(512), messages: 0, links: 0, order_at: None }
+        Header { body: Vec::with_capacity(512), messages: 0, links: 0, order_at: None, problem: None }
     }
 
     /// A group that tracks the creation order of its links (compact storage).
@@ -211,8 +213,12 @@ impl Header {
     /// Appends one message; returns where its data starts in the body.
     fn message(&mut self, kind: u16, flags: u8, data: &[u8]) -> usize {
         let size = data.len().next_multiple_of(8);
+        let Ok(size16) = u16::try_from(size) else {
+            self.problem.get_or_insert_with(|| format!("holds an attribute or link name of {} bytes; at most about 64 KiB fit", data.len()));
+            return self.body.len();
+        };
         self.body.extend_from_slice(&kind.to_le_bytes());
-        self.body.extend_from_slice(&u16::try_from(size).expect("messages are under 64 KiB").to_le_bytes());
+        self.body.extend_from_slice(&size16.to_le_bytes());
         self.body.extend_from_slice(&[flags, 0, 0, 0]);
         let at = self.body.len();
         self.body.extend_from_slice(data);
@@ -277,6 +283,11 @@ impl Header {
         m.extend_from_slice(&addr.to_le_bytes());
         self.message(MSG_LINK, 0, &m);
         self.links += 1;
+    }
+
+    /// Why the header cannot be encoded, if it cannot.
+    pub(crate) fn problem(&self) -> Option<&str> {
+        self.problem.as_deref()
     }
 
     /// Appends the header, with `refcount` hard links to it, to `out`.
@@ -426,6 +437,14 @@ mod tests {
         assert_eq!(out[80..96], [5, 0, 8, 0, 1, 0, 0, 0, 2, 1, 1, 1, 0, 0, 0, 0]);
         let layout: Vec<u8> = [&[8u8, 0, 0x18, 0, 1, 0, 0, 0, 3, 1][..], &0x12_7100u64.to_le_bytes(), &144u64.to_le_bytes(), &[0; 6]].concat();
         assert_eq!(out[96..], layout[..]);
+    }
+
+    #[test]
+    fn a_message_over_64_kib_is_a_problem_not_a_panic() {
+        let mut h = Header::group(GroupInfo { phase_change: None, estimate: (4, 90) });
+        assert!(h.problem().is_none());
+        h.attr_str(c"unit", &"m".repeat(70_000), false);
+        assert!(h.problem().unwrap().contains("64 KiB"));
     }
 
     #[test]

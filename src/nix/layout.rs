@@ -210,11 +210,15 @@ pub(crate) fn write_segment(block: &BlockHandles<'_>, kit: &Kit, job: &SegmentJo
         let links = g.group(kit, links_name, GroupKind::Container)?;
         let containers = [&block.data_arrays, &block.multi_tags, &links];
         for p in placed {
-            if spikes {
-                write_train(&mut batch, job, &mut shared, p)?;
-            } else {
-                write_signal(&mut batch, job, &mut shared, p)?;
-            }
+            let written = if spikes { write_train(&mut batch, job, &mut shared, p) } else { write_signal(&mut batch, job, &mut shared, p) };
+            written.map_err(|e| match e {
+                Error::Validation { problem, .. } => {
+                    let d = object(descs, index, p, spikes);
+                    let what = format!("{} {:?} of rank {}", if spikes { "spike train" } else { "signal" }, d.name.as_deref().unwrap_or(""), p.rank);
+                    Error::invalid(what, problem)
+                }
+                other => other,
+            })?;
             if batch.is_full() {
                 batch.flush(kit, &containers)?;
             }
@@ -259,7 +263,7 @@ fn data_set(batch: &mut Batch<'_>, job: &SegmentJob<'_>, t: NumType, n: u64, src
 fn properties(batch: &mut Batch<'_>, job: &SegmentJob<'_>, shared: &mut Shared, d: &ObjectDesc, src: (bool, &Placed)) -> Result<u64> {
     let mut props = Header::group(GroupKind::Properties.info());
     let mut keys: Vec<&str> = Vec::new();
-    let mut once = |key| unique(&mut keys, key, d);
+    let mut once = |key| unique(&mut keys, key);
     let at = job.written_at;
     for p in object_props(d) {
         once(p.key)?;
@@ -284,10 +288,9 @@ fn properties(batch: &mut Batch<'_>, job: &SegmentJob<'_>, shared: &mut Shared, 
 
 /// Notes the property `key` of `d`, refusing one it already has: two links of one name
 /// would make the group unreadable.
-fn unique<'d>(keys: &mut Vec<&'d str>, key: &'d str, d: &ObjectDesc) -> Result<()> {
+fn unique<'d>(keys: &mut Vec<&'d str>, key: &'d str) -> Result<()> {
     if keys.contains(&key) {
-        let what = d.name.clone().unwrap_or_else(|| "an object".into());
-        return Err(Error::invalid(what, format!("annotation {key:?} is given twice (as an annotation and an array annotation)")));
+        return Err(Error::invalid("an object", format!("annotation {key:?} is given twice (as an annotation and an array annotation)")));
     }
     keys.push(key);
     Ok(())

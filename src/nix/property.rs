@@ -248,6 +248,7 @@ mod tests {
     /// types, shapes, values and attributes when read back through libhdf5.
     #[test]
     fn encoded_properties_read_as_libhdf5_writes_them() {
+        let long_key = "k".repeat(300);
         let values: Vec<(&str, Value, bool)> = vec![
             ("s", Value::Str("granule_cell".into()), false),
             ("empty", Value::Str(String::new()), false),
@@ -261,6 +262,7 @@ mod tests {
             ("ints", Value::IntList((0..3000).collect()), false),
             ("bools", Value::BoolList(vec![true, false, true]), true),
             ("µ", Value::FloatList(vec![0.5; 3]), false),
+            (&long_key, Value::Int(1), false),
         ];
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("props.h5");
