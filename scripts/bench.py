@@ -197,20 +197,23 @@ def timed(cmd):
 #: child's ru_maxrss at the resident size of the process it was forked from (and keeps it
 #: across exec): a command started from this process, which grows to hundreds of MiB,
 #: reported at least that (356 MiB for every `inspect`); started from this small one, it
-#: reports its own peak.
+#: reports its own peak. The launcher must stay small too: it keeps only the last line of
+#: a command's output, and none of one whose output is not needed (`inspect --json`
+#: prints one line of 55 MB for 100,000 trains, which raised the launcher to 238 MiB).
 LAUNCHER = r"""
 import json, os, subprocess, sys, tempfile, time
 for line in sys.stdin:
-    cmd = json.loads(line)
+    cmd, keep = json.loads(line)
     start = time.perf_counter()
     with tempfile.TemporaryFile() as err:
-        child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err)
-        out = b""
-        for got in child.stdout:
+        child = subprocess.Popen(cmd, stdout=subprocess.PIPE if keep else subprocess.DEVNULL, stderr=err)
+        out = b"{}"
+        for got in child.stdout or []:
             out = got if got.strip() else out
         _, status, usage = os.wait4(child.pid, 0)
         seconds = time.perf_counter() - start
-        child.stdout.close()
+        if child.stdout:
+            child.stdout.close()
         err.seek(0)
         print(json.dumps({"seconds": seconds, "maxrss": usage.ru_maxrss, "status": os.waitstatus_to_exitcode(status),
                           "out": out.decode(), "err": err.read().decode()[-500:]}), flush=True)
@@ -218,14 +221,14 @@ for line in sys.stdin:
 _launcher = None
 
 
-def measured(cmd):
+def measured(cmd, output=True):
     """One run of a command: its seconds, peak memory in bytes (wait4's ru_maxrss: the
     command and the children it waited for; the reading commands read in a child of
-    their own), and last line of output as JSON."""
+    their own), and last line of output as JSON (`{}` without `output`)."""
     global _launcher
     if _launcher is None:
         _launcher = subprocess.Popen([sys.executable, "-c", LAUNCHER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    _launcher.stdin.write(json.dumps(cmd) + "\n")
+    _launcher.stdin.write(json.dumps([cmd, output]) + "\n")
     _launcher.stdin.flush()
     done = json.loads(_launcher.stdout.readline())
     if done["status"] != 0:
@@ -386,7 +389,7 @@ def main():
             for n in sizes:
                 args = ["--cells", str(n), *spikes[2:]]
                 s = simulate(a.bin, f"{work}/linear{n}.nio", args)
-                s["inspect_seconds"], s["inspect_peak"], _ = measured([a.bin, "inspect", "--json", f"{work}/linear{n}.nio"])
+                s["inspect_seconds"], s["inspect_peak"], _ = measured([a.bin, "inspect", "--json", f"{work}/linear{n}.nio"], output=False)
                 s["peak"] = max(s["peak_memory_by_rank"])
                 runs[n].append(s)
                 os.remove(f"{work}/linear{n}.nio")
