@@ -126,6 +126,9 @@ impl<'f> Batch<'f> {
             overlay::append(self.file.id, self.file.path(), self.base, &self.buf, 0)?;
             self.buf.clear();
         }
+        // Container by container (each in the order its links were added, which is their
+        // creation order): one large group's structures at a time stay in libhdf5's cache.
+        self.links.sort_by_key(|p| p.container);
         for Pending { container, name, addr } in self.links.drain(..) {
             let parent = containers[container];
             let c = cstr(&name);
