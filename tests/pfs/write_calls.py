@@ -41,30 +41,48 @@ PWRITEV = re.compile(r"^\d+ +pwritev2?\((\d+), .*, \d+, (\d+)(?:, \d+)?\)\s+=\s+
 WRITE = re.compile(r"^\d+ +write\((\d+), .*\)\s+=\s+(\d+)")
 
 
+UNFINISHED = re.compile(r"^(\d+) +(.*) <unfinished \.\.\.>$")
+RESUMED = re.compile(r"^(\d+) +<\.\.\. \w+ resumed>(.*)$")
+
+
+def calls(trace):
+    """The lines of an strace -f trace, one per call: a call another thread interrupted
+    (`<unfinished ...>`, later `<... resumed>`) joined into one line."""
+    pending = {}
+    with open(trace, errors="replace") as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if m := UNFINISHED.match(line):
+                pending[m.group(1)] = m.group(2)
+            elif m := RESUMED.match(line):
+                yield f"{m.group(1)} {pending.pop(m.group(1), '')}{m.group(2)}"
+            else:
+                yield line
+
+
 def data_writes(trace, target):
     """`(offset, bytes)` of every data-phase write into `target` in one rank's trace
     (offset None for a plain write), and of every other write into it (the layout's)."""
     fds, started, writes, others = {}, False, [], []
-    with open(trace, errors="replace") as f:
-        for line in f:
-            if m := OPEN.match(line):
-                path, flags, fd = m.group(1), m.group(2), int(m.group(3))
-                if re.fullmatch(re.escape(target) + r"\.[0-9a-f]+\.partial", os.path.basename(path)):
-                    started = started or flags == "O_WRONLY|O_CLOEXEC"
-                    fds[fd] = started
-                else:
-                    fds.pop(fd, None)
-            elif m := CLOSE.match(line):
-                fds.pop(int(m.group(1)), None)
-            elif m := PWRITE.match(line):
-                if int(m.group(1)) in fds:
-                    (writes if fds[int(m.group(1))] else others).append((int(m.group(3)), int(m.group(4))))
-            elif m := PWRITEV.match(line):
-                if int(m.group(1)) in fds:
-                    (writes if fds[int(m.group(1))] else others).append((int(m.group(2)), int(m.group(3))))
-            elif m := WRITE.match(line):
-                if int(m.group(1)) in fds:
-                    (writes if fds[int(m.group(1))] else others).append((None, int(m.group(2))))
+    for line in calls(trace):
+        if m := OPEN.match(line):
+            path, flags, fd = m.group(1), m.group(2), int(m.group(3))
+            if re.fullmatch(re.escape(target) + r"\.[0-9a-f]+\.partial", os.path.basename(path)):
+                started = started or flags == "O_WRONLY|O_CLOEXEC"
+                fds[fd] = started
+            else:
+                fds.pop(fd, None)
+        elif m := CLOSE.match(line):
+            fds.pop(int(m.group(1)), None)
+        elif m := PWRITE.match(line):
+            if int(m.group(1)) in fds:
+                (writes if fds[int(m.group(1))] else others).append((int(m.group(3)), int(m.group(4))))
+        elif m := PWRITEV.match(line):
+            if int(m.group(1)) in fds:
+                (writes if fds[int(m.group(1))] else others).append((int(m.group(2)), int(m.group(3))))
+        elif m := WRITE.match(line):
+            if int(m.group(1)) in fds:
+                (writes if fds[int(m.group(1))] else others).append((None, int(m.group(2))))
     return writes, others
 
 
