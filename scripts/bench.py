@@ -38,6 +38,9 @@ def simulate(binary, out, args, ranks=None):
         launcher, extra = mpirun(ranks)
         cmd = launcher + cmd
         env.update(extra)
+    # What earlier runs left for the kernel to write back would otherwise slow this
+    # run's fsync (the first of two runs side by side took twice the second's).
+    os.sync()
     start = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
     summary = json.loads(done.stdout.strip().splitlines()[-1])
@@ -173,6 +176,7 @@ def python_rows(rows, raw, work, cells, binary, spikes):
 def dd_speed(directory, megabytes):
     """Sequential write speed of the disk under `directory` in bytes/s (dd, fdatasync)."""
     path = os.path.join(directory, "dd.bin")
+    os.sync()  # as before each `simulate`
     start = time.perf_counter()
     subprocess.run(["dd", "if=/dev/zero", f"of={path}", "bs=1M", f"count={megabytes}", "conv=fdatasync"],
                    capture_output=True, check=True)
