@@ -91,7 +91,7 @@ impl<'f> Batch<'f> {
     /// Stores `s` in the batch's global heap; returns the element that refers to it.
     pub(crate) fn string(&mut self, s: &str) -> Result<[u8; 16]> {
         self.next_addr()?;
-        let heap = match self.heap.take() {
+        let mut heap = match self.heap.take() {
             Some(h) if h.fits(s.len()) => h,
             other => {
                 if let Some(full) = other {
@@ -100,7 +100,6 @@ impl<'f> Batch<'f> {
                 Heap::start(&mut self.buf, s.len())
             }
         };
-        let mut heap = heap;
         let index = heap.insert(&mut self.buf, s);
         let collection = self.base + heap.start_offset() as u64;
         self.heap = Some(heap);

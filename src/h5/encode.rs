@@ -264,10 +264,11 @@ impl Header {
     /// A hard link `name` to the object header at `addr`, in creation order.
     pub(crate) fn link(&mut self, name: &str, addr: u64) {
         let len = name.len();
-        let (size_flag, len_bytes): (u8, &[u8]) = match len {
-            0..=0xff => (0, &[0; 1]),
-            0x100..=0xffff => (1, &[0; 2]),
-            _ => (2, &[0; 4]),
+        // The width of the name's length field, and its code in the flags.
+        let (size_flag, width) = match len {
+            0..=0xff => (0u8, 1),
+            0x100..=0xffff => (1, 2),
+            _ => (2, 4),
         };
         let ascii = name.is_ascii();
         let mut m = Vec::with_capacity(24 + len);
@@ -278,7 +279,7 @@ impl Header {
             m.push(1);
         }
         let n = len as u64;
-        m.extend_from_slice(&n.to_le_bytes()[..len_bytes.len()]);
+        m.extend_from_slice(&n.to_le_bytes()[..width]);
         m.extend_from_slice(name.as_bytes());
         m.extend_from_slice(&addr.to_le_bytes());
         self.message(MSG_LINK, 0, &m);

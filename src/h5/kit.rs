@@ -59,13 +59,6 @@ impl GroupKind {
     }
 }
 
-/// Where a dataset's values live.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Layout {
-    /// In the object header if small, else contiguous: for values rank 0 writes now.
-    Small,
-}
-
 /// The element type of a numeric dataset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum NumType {
@@ -303,11 +296,10 @@ impl Kit {
         Ok(SpaceRef::Own(s))
     }
 
-    pub(super) fn dcpl(&self, layout: Layout, bytes: usize) -> hid_t {
-        match layout {
-            Layout::Small if bytes <= COMPACT_LIMIT => self.dcpl_compact.id(),
-            Layout::Small => self.dcpl_contiguous.id(),
-        }
+    /// The creation list of a dataset of `bytes` values rank 0 writes now: in the object
+    /// header if small, else contiguous.
+    pub(super) fn dcpl(&self, bytes: usize) -> hid_t {
+        if bytes <= COMPACT_LIMIT { self.dcpl_compact.id() } else { self.dcpl_contiguous.id() }
     }
 }
 
@@ -382,7 +374,7 @@ impl<'f> Obj<'f> {
 
     /// Creates and writes a dataset of variable-length UTF-8 strings (`len` may be 0).
     pub(crate) fn strings(&self, kit: &Kit, name: &str, values: &[&str]) -> Result<Obj<'f>> {
-        let ds = self.create_dataset(kit, name, kit.vlen_utf8.id(), values.len(), kit.dcpl(Layout::Small, 16 * values.len()))?;
+        let ds = self.create_dataset(kit, name, kit.vlen_utf8.id(), values.len(), kit.dcpl(16 * values.len()))?;
         if !values.is_empty() {
             ds.write_strings(kit, values)?;
         }
@@ -402,7 +394,7 @@ impl<'f> Obj<'f> {
     /// Creates and writes a numeric dataset.
     pub(crate) fn numbers(&self, kit: &Kit, name: &str, values: Nums<'_>) -> Result<Obj<'f>> {
         let t = values.num_type();
-        let ds = self.create_dataset(kit, name, kit.file_type(t), values.len(), kit.dcpl(Layout::Small, values.bytes()))?;
+        let ds = self.create_dataset(kit, name, kit.file_type(t), values.len(), kit.dcpl(values.bytes()))?;
         if values.len() > 0 {
             ds.write(kit, values)?;
         }
@@ -439,9 +431,8 @@ mod tests {
             let kit = Kit::new().unwrap();
             let file = File::open(&dir.path().join("names.h5"), Mode::Create, Some(&kit), Some(kit.fapl())).unwrap();
             let root = file.root().unwrap();
-            let group = root.group(&kit, "plain", GroupKind::Small).unwrap();
+            root.group(&kit, "plain", GroupKind::Small).unwrap();
             root.group(&kit, "ünïcode", GroupKind::Small).unwrap();
-            drop(group);
             root.numbers(&kit, "µ", Nums::F64(&[1.0])).unwrap();
             for (name, cset) in [("plain", H5T_cset_t::H5T_CSET_ASCII), ("ünïcode", H5T_cset_t::H5T_CSET_UTF8), ("µ", H5T_cset_t::H5T_CSET_UTF8)] {
                 let mut info = H5L_info1_t::default();

@@ -474,12 +474,7 @@ pub(crate) fn append(file_id: hid_t, path: &std::path::Path, at: u64, bytes: &[u
     if bytes.is_empty() {
         return Ok(());
     }
-    // As the `write` callback does for metadata: a failure poisons the session, and the
-    // bytes stay readable in memory.
-    if let Err(e) = open.write(at, bytes) {
-        open.session.fail_write(e);
-        let _ = open.write(at, bytes);
-    }
+    open.write_metadata(at, bytes);
     Ok(())
 }
 
@@ -510,11 +505,10 @@ unsafe extern "C" fn write(file: *mut Base, kind: MemType, _dxpl: hid_t, addr: h
     if open.session.is_poisoned() && kind == MEM_DRAW {
         return 0;
     }
-    if let Err(e) = open.write(addr, buf) {
+    if kind != MEM_DRAW {
+        open.write_metadata(addr, buf);
+    } else if let Err(e) = open.write(addr, buf) {
         open.session.fail_write(e);
-        if kind != MEM_DRAW {
-            let _ = open.write(addr, buf);
-        }
     }
     0
 }
@@ -632,6 +626,15 @@ impl Open {
             done += n;
         }
         Ok(())
+    }
+
+    /// Writes metadata at `addr`: a failure poisons the session (see the `write`
+    /// callback), and the bytes then stay in memory, where reads find them.
+    fn write_metadata(&mut self, addr: u64, buf: &[u8]) {
+        if let Err(e) = self.write(addr, buf) {
+            self.session.fail_write(e);
+            let _ = self.write(addr, buf);
+        }
     }
 
     /// Writes the buffered writes out, unless the session is poisoned (then they stay in

@@ -82,13 +82,13 @@ impl Tail {
         }
     }
 
-    /// Whether it holds [`LIMIT`] bytes or more.
     /// Whether the buffer is half way to a write-out: the time for HDF5 to write its
     /// dirty metadata into it, while the extents it changes are still here.
     pub(super) fn is_half_full(&self) -> bool {
         self.bytes >= LIMIT / 2
     }
 
+    /// Whether it holds [`LIMIT`] bytes or more.
     pub(super) fn is_full(&self) -> bool {
         self.bytes >= LIMIT
     }

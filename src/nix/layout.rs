@@ -286,8 +286,8 @@ fn properties(batch: &mut Batch<'_>, job: &SegmentJob<'_>, shared: &mut Shared, 
     batch.put(props, 1)
 }
 
-/// Notes the property `key` of `d`, refusing one it already has: two links of one name
-/// would make the group unreadable.
+/// Notes the property `key` of an object, refusing one it already has: two links of one
+/// name would make the group unreadable.
 fn unique<'d>(keys: &mut Vec<&'d str>, key: &'d str) -> Result<()> {
     if keys.contains(&key) {
         return Err(Error::invalid("an object", format!("annotation {key:?} is given twice (as an annotation and an array annotation)")));
@@ -325,11 +325,7 @@ fn write_train(batch: &mut Batch<'_>, job: &SegmentJob<'_>, shared: &mut Shared,
     let mt_id = entity(&mut mt, &name, types::SPIKETRAIN, at, at)?;
     mt.link(group::POSITIONS, da);
     mt.link(group::METADATA, sec);
-    // Linked only by libhdf5: the Block's `multi_tags` and the segment's.
-    let mt = batch.put(mt, 0)?;
-    batch.link_later(BLOCK_TAGS, name, mt);
-    batch.link_later(SEGMENT_LINKS, mt_id, mt);
-    Ok(())
+    put_linked(batch, mt, (BLOCK_TAGS, name), mt_id)
 }
 
 fn write_signal(batch: &mut Batch<'_>, job: &SegmentJob<'_>, shared: &mut Shared, p: &Placed) -> Result<()> {
@@ -360,11 +356,17 @@ fn write_signal(batch: &mut Batch<'_>, job: &SegmentJob<'_>, shared: &mut Shared
         da.link(group::VALUES, values);
         da.link(group::DIMENSIONS, dims);
         da.link(group::METADATA, sec);
-        // Linked only by libhdf5: the Block's `data_arrays` and the segment's.
-        let da = batch.put(da, 0)?;
-        batch.link_later(BLOCK_ARRAYS, array, da);
-        batch.link_later(SEGMENT_LINKS, da_id, da);
+        put_linked(batch, da, (BLOCK_ARRAYS, array), da_id)?;
     }
+    Ok(())
+}
+
+/// Adds an object that only libhdf5 links: into the Block's container `block` under its
+/// NIX name, and into the segment's under its entity id `id`.
+fn put_linked(batch: &mut Batch<'_>, header: Header, block: (usize, String), id: String) -> Result<()> {
+    let addr = batch.put(header, 0)?;
+    batch.link_later(block.0, block.1, addr);
+    batch.link_later(SEGMENT_LINKS, id, addr);
     Ok(())
 }
 
