@@ -378,7 +378,7 @@ fn lay_out(path: &Path, mode: FileMode, job: Job<'_>, descs: &[Vec<u8>], segment
             };
             layout::touch(&file, &kit, block, &written_at)?;
         }
-        let (handles, block) = match job {
+        let (mut handles, block) = match job {
             Job::NewBlock(run) => {
                 if target.is_new() {
                     layout::init_file(&file, &kit, run.created_at, &written_at)?;
@@ -401,11 +401,11 @@ fn lay_out(path: &Path, mode: FileMode, job: Job<'_>, descs: &[Vec<u8>], segment
             let created_at = segment.rec_datetime.as_deref().unwrap_or("19700101T000000");
             let share = options.share_properties();
             let job = SegmentJob { index, segment, created_at, written_at: &written_at, plan: seg_plan, descs: &descs, share, ticker: &ticker, reserved: &extents.offsets };
-            layout::write_segment(&handles, &kit, &job)?;
+            layout::write_segment(&mut handles, &kit, &job)?;
         }
+        handles.finish(&kit)?;
         ticker.finish();
         options.trip(0, FaultPoint::Layout, path)?;
-        drop(handles);
         file.close()?;
         Ok(block)
     }))?;

@@ -4,8 +4,10 @@
 //! A batch gathers encoded headers and global heap collections in memory, at addresses
 //! that start at the end of the file's allocation. Flushing it extends the allocation
 //! over them (the crash-safe driver owns it: [`super::overlay::append`]), writes them in
-//! one piece, and only then lets libhdf5 link them into its large groups (`data_arrays`,
-//! `multi_tags`), which opens each linked object through libhdf5. Until a batch is
+//! one piece, and only then lets libhdf5 link them into the groups it made (an existing
+//! Block's `data_arrays` and `multi_tags`), which opens each linked object through
+//! libhdf5. New groups of many links are encoded here too, with all their links, once
+//! complete ([`Batch::close`]); libhdf5 only links each into its parent. Until a batch is
 //! flushed, nothing else may allocate in the file: libhdf5 is not called while a batch
 //! holds bytes, and if it were, the flush would refuse (an error, not a corrupt file).
 //! libhdf5 never reads an object of a batch before the batch is on its way to disk, so
@@ -17,7 +19,7 @@ use hdf5_sys::h5o::{H5Oclose, H5Olink, H5Oopen_by_addr};
 use hdf5_sys::h5p::{H5P_DEFAULT, H5Pset_meta_block_size, H5Pset_small_data_block_size};
 
 use super::encode::{Header, Heap, vlen_ref};
-use super::{File, Kit, Obj, cstr, overlay, setup};
+use super::{File, GroupKind, Kit, Obj, cstr, dense, overlay, setup};
 use crate::error::{Error, Result};
 
 /// A batch is flushed once it holds this many bytes.
@@ -38,9 +40,24 @@ pub(crate) fn set_file_space(fapl: hid_t) -> Result<()> {
     Ok(())
 }
 
-/// A link that libhdf5 makes once its batch is in the file.
+/// Links the groups that [`super::dense`] encodes hold at most in their headers
+/// (libhdf5's default for a new group).
+const MAX_COMPACT: usize = 8;
+
+/// A group the objects of a batch are linked into.
+pub(crate) enum Container<'f> {
+    /// A group libhdf5 made (one of an existing Block): libhdf5 links into it at each
+    /// flush.
+    Made(Obj<'f>),
+    /// A new group, encoded with all its links when the batch closes it, and then linked
+    /// by libhdf5 as `name` into `parent`.
+    New { parent: Obj<'f>, name: String, links: Vec<(String, u64)> },
+    /// A new group already placed.
+    Closed,
+}
+
+/// A link into a [`Container::Made`] that libhdf5 makes once its batch is in the file.
 struct Pending {
-    /// Index into the containers [`Batch::flush`] is given.
     container: usize,
     name: String,
     addr: u64,
@@ -53,12 +70,22 @@ pub(crate) struct Batch<'f> {
     base: u64,
     buf: Vec<u8>,
     heap: Option<Heap>,
+    containers: Vec<Container<'f>>,
     links: Vec<Pending>,
+    /// New groups in the batch, to be linked into their parents: parent, name, address.
+    placed: Vec<(Obj<'f>, String, u64)>,
 }
 
 impl<'f> Batch<'f> {
     pub(crate) fn new(file: &'f File) -> Batch<'f> {
-        Batch { file, base: 0, buf: Vec::with_capacity(BATCH_BYTES + (64 << 10)), heap: None, links: Vec::new() }
+        let buf = Vec::with_capacity(BATCH_BYTES + (64 << 10));
+        Batch { file, base: 0, buf, heap: None, containers: Vec::new(), links: Vec::new(), placed: Vec::new() }
+    }
+
+    /// Adds a container for [`Batch::put_linked`]; returns its index.
+    pub(crate) fn add_container(&mut self, container: Container<'f>) -> usize {
+        self.containers.push(container);
+        self.containers.len() - 1
     }
 
     /// The address the next byte of the batch gets.
@@ -77,6 +104,21 @@ impl<'f> Batch<'f> {
         }
         let addr = self.next_addr()?;
         header.finish(refcount, &mut self.buf);
+        Ok(addr)
+    }
+
+    /// Adds an encoded object with `refcount` hard links in headers and the links `into`
+    /// (container index, name); returns its address.
+    pub(crate) fn put_linked(&mut self, header: Header, refcount: u32, into: &[(usize, String)]) -> Result<u64> {
+        let encoded = into.iter().filter(|(c, _)| matches!(self.containers[*c], Container::New { .. })).count();
+        let addr = self.put(header, refcount + u32::try_from(encoded).expect("a few links"))?;
+        for (container, name) in into {
+            match &mut self.containers[*container] {
+                Container::Made(_) => self.links.push(Pending { container: *container, name: name.clone(), addr }),
+                Container::New { links, .. } => links.push((name.clone(), addr)),
+                Container::Closed => unreachable!("links go into open containers"),
+            }
+        }
         Ok(addr)
     }
 
@@ -106,9 +148,27 @@ impl<'f> Batch<'f> {
         Ok(vlen_ref(s.len(), collection, index))
     }
 
-    /// Links the object at `addr` as `name` into container `container` at the flush.
-    pub(crate) fn link_later(&mut self, container: usize, name: String, addr: u64) {
-        self.links.push(Pending { container, name, addr });
+    /// Encodes the new group `container` with every link it got (in its header when
+    /// they are few, else in dense storage); the next flush links it into its parent.
+    pub(crate) fn close(&mut self, container: usize) -> Result<()> {
+        let Container::New { parent, name, links } = std::mem::replace(&mut self.containers[container], Container::Closed) else {
+            return Ok(());
+        };
+        let info = GroupKind::Container.info();
+        let header = if links.len() <= MAX_COMPACT {
+            let mut h = Header::group(info);
+            links.iter().for_each(|(n, addr)| h.link(n, *addr));
+            h
+        } else {
+            let at = self.next_addr()?;
+            let d = dense::encode(&links, at).map_err(|problem| Error::invalid(parent.child_name(&name), problem))?;
+            self.buf.extend_from_slice(&d.bytes);
+            self.buf.resize(self.buf.len().next_multiple_of(8), 0);
+            Header::dense_group(info, links.len() as u64, [d.heap, d.names])
+        };
+        let addr = self.put(header, 0)?;
+        self.placed.push((parent, name, addr));
+        Ok(())
     }
 
     /// Whether the batch should be flushed.
@@ -116,8 +176,9 @@ impl<'f> Batch<'f> {
         self.buf.len() >= BATCH_BYTES
     }
 
-    /// Writes the batch into the file and makes its pending links into `containers`.
-    pub(crate) fn flush(&mut self, kit: &Kit, containers: &[&Obj<'f>]) -> Result<()> {
+    /// Writes the batch into the file, then lets libhdf5 make its links into the
+    /// containers it made and link the new groups into their parents.
+    pub(crate) fn flush(&mut self, kit: &Kit) -> Result<()> {
         if let Some(heap) = self.heap.take() {
             heap.close(&mut self.buf);
         }
@@ -128,17 +189,12 @@ impl<'f> Batch<'f> {
         // Container by container (each in the order its links were added, which is their
         // creation order): one large group's structures at a time stay in libhdf5's cache.
         self.links.sort_by_key(|p| p.container);
-        for Pending { container, name, addr } in self.links.drain(..) {
-            let parent = containers[container];
-            let c = cstr(&name);
-            // SAFETY: `addr` is an object header this batch wrote into the file; the
-            // opened object is closed right after linking; valid names and lists.
-            unsafe {
-                let id = self.file.check(H5Oopen_by_addr(self.file.id, addr), "open", || parent.child_name(&name))?;
-                let ret = H5Olink(id, parent.id(), c.as_ptr(), kit.lcpl(&name), H5P_DEFAULT);
-                H5Oclose(id);
-                self.file.check(ret, "link", || parent.child_name(&name))?;
-            }
+        for Pending { container, name, addr } in std::mem::take(&mut self.links) {
+            let Container::Made(parent) = &self.containers[container] else { unreachable!("pending links go into made groups") };
+            self.link(kit, parent, &name, addr)?;
+        }
+        for (parent, name, addr) in std::mem::take(&mut self.placed) {
+            self.link(kit, &parent, &name, addr)?;
         }
         // Linking changed the headers (their link counts), which libhdf5 writes back when
         // its cache evicts them. Written while the batch is still buffered, they merge
@@ -151,6 +207,19 @@ impl<'f> Batch<'f> {
             self.file.check(ret, "flush", || "/".into())?;
         }
         Ok(())
+    }
+
+    /// Links the object of this batch at `addr` into `parent` as `name`, through libhdf5.
+    fn link(&self, kit: &Kit, parent: &Obj<'f>, name: &str, addr: u64) -> Result<()> {
+        let c = cstr(name);
+        // SAFETY: `addr` is an object header this batch wrote into the file; the opened
+        // object is closed right after linking; valid names and lists.
+        unsafe {
+            let id = self.file.check(H5Oopen_by_addr(self.file.id, addr), "open", || parent.child_name(name))?;
+            let ret = H5Olink(id, parent.id(), c.as_ptr(), kit.lcpl(name), H5P_DEFAULT);
+            H5Oclose(id);
+            self.file.check(ret, "link", || parent.child_name(name)).map(drop)
+        }
     }
 }
 

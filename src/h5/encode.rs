@@ -124,6 +124,11 @@ fn pad8(out: &mut Vec<u8>) {
     out.resize(out.len().next_multiple_of(8), 0);
 }
 
+/// Pads `out` with zeros to a multiple of 8 bytes after `start`.
+fn pad_from(out: &mut Vec<u8>, start: usize) {
+    out.resize(start + (out.len() - start).next_multiple_of(8), 0);
+}
+
 /// Where a dataset's values are.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Storage {
@@ -162,12 +167,24 @@ impl Header {
 
     /// A group that tracks the creation order of its links (compact storage).
     pub(crate) fn group(info: GroupInfo) -> Header {
+        Header::group_with(info, [UNDEF, UNDEF])
+    }
+
+    /// A group whose `links` links are in dense storage: the fractal heap and the name
+    /// index at `[heap, names]` ([`super::dense`]).
+    pub(crate) fn dense_group(info: GroupInfo, links: u64, storage: [u64; 2]) -> Header {
+        let mut h = Header::group_with(info, storage);
+        h.links = links;
+        h
+    }
+
+    fn group_with(info: GroupInfo, [heap, names]: [u64; 2]) -> Header {
         let mut h = Header::empty();
         let mut linfo = vec![0u8, 0x01];
         let order_at = linfo.len();
         linfo.extend_from_slice(&0u64.to_le_bytes());
-        linfo.extend_from_slice(&UNDEF.to_le_bytes());
-        linfo.extend_from_slice(&UNDEF.to_le_bytes());
+        linfo.extend_from_slice(&heap.to_le_bytes());
+        linfo.extend_from_slice(&names.to_le_bytes());
         let at = h.message(MSG_LINK_INFO, 0, &linfo);
         h.order_at = Some(at + order_at);
         let mut ginfo = vec![0u8, 0x02];
@@ -212,16 +229,24 @@ impl Header {
 
     /// Appends one message; returns where its data starts in the body.
     fn message(&mut self, kind: u16, flags: u8, data: &[u8]) -> usize {
-        let size = data.len().next_multiple_of(8);
-        let Ok(size16) = u16::try_from(size) else {
-            self.problem.get_or_insert_with(|| format!("holds an attribute or link name of {} bytes; at most about 64 KiB fit", data.len()));
-            return self.body.len();
-        };
+        self.message_with(kind, flags, |b| b.extend_from_slice(data))
+    }
+
+    /// Appends one message whose data `data` appends to the body; returns where its data
+    /// starts.
+    fn message_with(&mut self, kind: u16, flags: u8, data: impl FnOnce(&mut Vec<u8>)) -> usize {
+        let start = self.body.len();
         self.body.extend_from_slice(&kind.to_le_bytes());
-        self.body.extend_from_slice(&size16.to_le_bytes());
-        self.body.extend_from_slice(&[flags, 0, 0, 0]);
+        self.body.extend_from_slice(&[0, 0, flags, 0, 0, 0]);
         let at = self.body.len();
-        self.body.extend_from_slice(data);
+        data(&mut self.body);
+        let len = self.body.len() - at;
+        let Ok(size) = u16::try_from(len.next_multiple_of(8)) else {
+            self.problem.get_or_insert_with(|| format!("holds an attribute or link name of {len} bytes; at most about 64 KiB fit"));
+            self.body.truncate(start);
+            return start;
+        };
+        self.body[start + 2..start + 4].copy_from_slice(&size.to_le_bytes());
         pad8(&mut self.body);
         self.messages += 1;
         at
@@ -230,30 +255,32 @@ impl Header {
     /// A scalar attribute of type `encode_type` holding `value` (version 1 message).
     fn attr(&mut self, name: &CStr, encode_type: impl FnOnce(&mut Vec<u8>), value: &[u8]) {
         let name = name.to_bytes();
-        let mut dtype = Vec::with_capacity(24);
-        encode_type(&mut dtype);
-        let mut m = Vec::with_capacity(48 + name.len() + value.len());
-        m.extend_from_slice(&[1, 0]);
-        m.extend_from_slice(&u16::try_from(name.len() + 1).expect("short attribute name").to_le_bytes());
-        m.extend_from_slice(&u16::try_from(dtype.len()).expect("small type").to_le_bytes());
-        m.extend_from_slice(&u16::try_from(SCALAR.len()).expect("small space").to_le_bytes());
-        m.extend_from_slice(name);
-        m.push(0);
-        pad8(&mut m);
-        m.extend_from_slice(&dtype);
-        pad8(&mut m);
-        m.extend_from_slice(&SCALAR);
-        m.extend_from_slice(value);
-        self.message(MSG_ATTRIBUTE, 0, &m);
+        self.message_with(MSG_ATTRIBUTE, 0, |m| {
+            let start = m.len();
+            m.extend_from_slice(&[1, 0]);
+            m.extend_from_slice(&u16::try_from(name.len() + 1).expect("short attribute name").to_le_bytes());
+            // The datatype's size, set once it is encoded.
+            m.extend_from_slice(&[0, 0]);
+            m.extend_from_slice(&u16::try_from(SCALAR.len()).expect("small space").to_le_bytes());
+            m.extend_from_slice(name);
+            m.push(0);
+            pad_from(m, start);
+            let dtype = m.len();
+            encode_type(m);
+            let dtype_len = u16::try_from(m.len() - dtype).expect("small type");
+            m[start + 4..start + 6].copy_from_slice(&dtype_len.to_le_bytes());
+            pad_from(m, start);
+            m.extend_from_slice(&SCALAR);
+            m.extend_from_slice(value);
+        });
     }
 
     /// A scalar fixed-length string attribute, NULL-padded, ASCII or UTF-8: what
     /// `Obj::attr_str` writes.
     pub(crate) fn attr_str(&mut self, name: &CStr, value: &str, ascii: bool) {
-        let len = value.len().max(1);
-        let mut bytes = value.as_bytes().to_vec();
-        bytes.resize(len, 0);
-        self.attr(name, |t| fixed_string(t, len, ascii), &bytes);
+        // An empty string is one NUL byte.
+        let bytes = if value.is_empty() { &[0u8][..] } else { value.as_bytes() };
+        self.attr(name, |t| fixed_string(t, bytes.len(), ascii), bytes);
     }
 
     /// A scalar `float64` attribute.
@@ -263,26 +290,8 @@ impl Header {
 
     /// A hard link `name` to the object header at `addr`, in creation order.
     pub(crate) fn link(&mut self, name: &str, addr: u64) {
-        let len = name.len();
-        // The width of the name's length field, and its code in the flags.
-        let (size_flag, width) = match len {
-            0..=0xff => (0u8, 1),
-            0x100..=0xffff => (1, 2),
-            _ => (2, 4),
-        };
-        let ascii = name.is_ascii();
-        let mut m = Vec::with_capacity(24 + len);
-        m.push(1);
-        m.push(size_flag | 0x04 | if ascii { 0 } else { 0x10 });
-        m.extend_from_slice(&self.links.to_le_bytes());
-        if !ascii {
-            m.push(1);
-        }
-        let n = len as u64;
-        m.extend_from_slice(&n.to_le_bytes()[..width]);
-        m.extend_from_slice(name.as_bytes());
-        m.extend_from_slice(&addr.to_le_bytes());
-        self.message(MSG_LINK, 0, &m);
+        let order = self.links;
+        self.message_with(MSG_LINK, 0, |m| link_message(m, name, order, addr));
         self.links += 1;
     }
 
@@ -303,6 +312,29 @@ impl Header {
         out.extend_from_slice(&[0; 4]);
         out.extend_from_slice(&self.body);
     }
+}
+
+/// The body of a link message (version 1): a hard link `name` to the object header at
+/// `addr`, with creation order `order`; in an object header or a group's fractal heap.
+/// Appended to `m`.
+pub(crate) fn link_message(m: &mut Vec<u8>, name: &str, order: u64, addr: u64) {
+    let len = name.len();
+    // The width of the name's length field, and its code in the flags.
+    let (size_flag, width) = match len {
+        0..=0xff => (0u8, 1),
+        0x100..=0xffff => (1, 2),
+        _ => (2, 4),
+    };
+    let ascii = name.is_ascii();
+    m.push(1);
+    m.push(size_flag | 0x04 | if ascii { 0 } else { 0x10 });
+    m.extend_from_slice(&order.to_le_bytes());
+    if !ascii {
+        m.push(1);
+    }
+    m.extend_from_slice(&(len as u64).to_le_bytes()[..width]);
+    m.extend_from_slice(name.as_bytes());
+    m.extend_from_slice(&addr.to_le_bytes());
 }
 
 /// A global heap collection being filled, at some place of a buffer.

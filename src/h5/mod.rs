@@ -8,6 +8,7 @@
 
 mod batch;
 mod cache;
+mod dense;
 mod encode;
 mod kit;
 mod overlay;
@@ -30,7 +31,7 @@ pub(crate) use kit::{COMPACT_LIMIT, GroupKind, Kit, NumType, Nums};
 pub(crate) use overlay::Page;
 pub(crate) use overlay::{Pending, Session, fapl as overlay_fapl};
 pub(crate) use read::{Attr, Data, Link, find};
-pub(crate) use batch::{Batch, set_file_space};
+pub(crate) use batch::{Batch, Container, set_file_space};
 pub(crate) use encode::{Elem, GroupInfo, Header, Storage, UNDEF};
 
 use crate::error::{Error, Result};

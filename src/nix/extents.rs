@@ -6,7 +6,7 @@
 //! wants it, in Neo's object order, over its values, and the ranks write their extents
 //! in the data phase.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use crate::error::Result;
 use crate::h5::{File, NumType};

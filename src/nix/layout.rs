@@ -8,7 +8,7 @@
 //! are thousands, are encoded here as the bytes libhdf5 would write
 //! ([`crate::h5::Header`]), and libhdf5 only links them into the large groups.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use rayon::prelude::*;
 use uuid::Uuid;
@@ -17,7 +17,7 @@ use super::names::{self, attr, group, prop, types};
 use super::property::{Attrs, Made, Prop, Sharer, object_props, property, property_attrs, stamp};
 use super::extents::Key;
 use crate::error::{Error, Result};
-use crate::h5::{Batch, File, GroupKind, Header, Kit, NumType, Obj, Storage, UNDEF};
+use crate::h5::{Batch, Container, File, GroupKind, Header, Kit, NumType, Obj, Storage, UNDEF};
 use crate::model::{Annotations, Segment, Value};
 use crate::parallel::describe::{ArrayDesc, Description, ObjectDesc, Role, Shape};
 use crate::parallel::plan::{Placed, SegmentPlan};
@@ -88,11 +88,22 @@ pub(crate) struct BlockMeta<'a> {
     pub created_at: &'a str,
 }
 
-/// The open containers of a Block.
+/// The open containers of a Block: its `groups`, and a batch whose containers
+/// [`BLOCK_ARRAYS`] and [`BLOCK_TAGS`] are its `data_arrays` and `multi_tags`. A layout
+/// ends with [`BlockHandles::finish`].
 pub(crate) struct BlockHandles<'f> {
     groups: Obj<'f>,
-    data_arrays: Obj<'f>,
-    multi_tags: Obj<'f>,
+    batch: Batch<'f>,
+}
+
+impl BlockHandles<'_> {
+    /// Places what the segments left in the batch: a new Block's `data_arrays` and
+    /// `multi_tags`, with every link they got, and libhdf5's links into an existing one.
+    pub(crate) fn finish(mut self, kit: &Kit) -> Result<()> {
+        self.batch.close(BLOCK_ARRAYS)?;
+        self.batch.close(BLOCK_TAGS)?;
+        self.batch.flush(kit)
+    }
 }
 
 /// Creates Block `nix_name` under `/data`, written `at` (a NIX time).
@@ -103,21 +114,20 @@ pub(crate) fn create_block<'f>(file: &'f File, kit: &Kit, nix_name: &str, meta: 
     let (_, props) = section(&block, kit, nix_name, types::BLOCK_METADATA, at)?;
     property(&props, kit, prop::NEO_NAME, &Value::Str(meta.name.to_owned()), false, at)?;
     annotations(&props, kit, meta.annotations, at)?;
-    Ok(BlockHandles {
-        groups: block.group(kit, group::GROUPS, GroupKind::Container)?,
-        data_arrays: block.group(kit, group::DATA_ARRAYS, GroupKind::Container)?,
-        multi_tags: block.group(kit, group::MULTI_TAGS, GroupKind::Container)?,
-    })
+    let groups = block.group(kit, group::GROUPS, GroupKind::Container)?;
+    let mut batch = Batch::new(file);
+    batch.add_container(Container::New { parent: block.open(".")?, name: group::DATA_ARRAYS.into(), links: Vec::new() });
+    batch.add_container(Container::New { parent: block, name: group::MULTI_TAGS.into(), links: Vec::new() });
+    Ok(BlockHandles { groups, batch })
 }
 
 /// Opens the containers of Block `nix_name`, to add segments to it.
 pub(crate) fn open_block<'f>(file: &'f File, nix_name: &str) -> Result<BlockHandles<'f>> {
     let block = file.open_path(&format!("/{}/{nix_name}", group::DATA), Some(&format!("Block {nix_name}")))?;
-    Ok(BlockHandles {
-        groups: block.open(group::GROUPS)?,
-        data_arrays: block.open(group::DATA_ARRAYS)?,
-        multi_tags: block.open(group::MULTI_TAGS)?,
-    })
+    let mut batch = Batch::new(file);
+    batch.add_container(Container::Made(block.open(group::DATA_ARRAYS)?));
+    batch.add_container(Container::Made(block.open(group::MULTI_TAGS)?));
+    Ok(BlockHandles { groups: block.open(group::GROUPS)?, batch })
 }
 
 /// Rewrites the string annotation `key` of Block `nix_name` in place `at` (a NIX time),
@@ -154,18 +164,18 @@ pub(crate) struct SegmentJob<'a> {
     pub reserved: &'a HashMap<Key, u64>,
 }
 
-/// The containers a segment's objects are linked into by libhdf5, as indices of
-/// [`Batch::flush`]'s list: the Block's `data_arrays` and `multi_tags`, and the
-/// segment's group of the objects being written.
+/// The containers of a Block's batch: its `data_arrays` and `multi_tags`.
 const BLOCK_ARRAYS: usize = 0;
 const BLOCK_TAGS: usize = 1;
-const SEGMENT_LINKS: usize = 2;
 
 /// The key of a time axis: sampling interval, offset and unit.
 type AxisKey = (u64, u64, String);
 
 /// What one segment's objects share: repeated properties and identical time axes.
 struct Shared {
+    /// The batch's container of the segment's group being filled (its `data_arrays` or
+    /// `multi_tags`).
+    segment_links: usize,
     props: Sharer,
     /// With sharing, how many channels use each time axis, and the `dimensions` groups
     /// made so far.
@@ -178,9 +188,9 @@ fn axis_key(interval: f64, offset: f64, unit: &str) -> AxisKey {
 
 /// Writes one segment: its group and section, then every spike train and signal in plan
 /// order over its allocated values. The objects themselves are encoded here
-/// ([`crate::h5::Header`]) and placed in batches; libhdf5 links them into the Block's and
-/// the segment's large groups.
-pub(crate) fn write_segment(block: &BlockHandles<'_>, kit: &Kit, job: &SegmentJob<'_>) -> Result<()> {
+/// ([`crate::h5::Header`]) and placed in the Block's batch, and so are the segment's
+/// groups of them.
+pub(crate) fn write_segment(block: &mut BlockHandles<'_>, kit: &Kit, job: &SegmentJob<'_>) -> Result<()> {
     let seg_name = names::object_name("segment", Uuid::new_v4());
     let g = block.groups.group(kit, &seg_name, GroupKind::Small)?;
     entity(&mut Made(&g, kit), &seg_name, types::SEGMENT, job.created_at, job.written_at)?;
@@ -201,16 +211,15 @@ pub(crate) fn write_segment(block: &BlockHandles<'_>, kit: &Kit, job: &SegmentJo
         }
         (counts, HashMap::new())
     });
-    let mut shared = Shared { props: Sharer::new(objects, job.share), axes };
-    let mut batch = Batch::new(g.file());
+    let mut shared = Shared { segment_links: 0, props: Sharer::new(objects, job.share), axes };
+    let batch = &mut block.batch;
     for (spikes, placed, links_name) in [(false, &job.plan.analogsignals, group::DATA_ARRAYS), (true, &job.plan.spiketrains, group::MULTI_TAGS)] {
         if placed.is_empty() {
             continue;
         }
-        let links = g.group(kit, links_name, GroupKind::Container)?;
-        let containers = [&block.data_arrays, &block.multi_tags, &links];
+        shared.segment_links = batch.add_container(Container::New { parent: g.open(".")?, name: links_name.into(), links: Vec::new() });
         for p in placed {
-            let written = if spikes { write_train(&mut batch, job, &mut shared, p) } else { write_signal(&mut batch, job, &mut shared, p) };
+            let written = if spikes { write_train(batch, job, &mut shared, p) } else { write_signal(batch, job, &mut shared, p) };
             written.map_err(|e| match e {
                 Error::Validation { problem, .. } => {
                     let d = object(descs, index, p, spikes);
@@ -220,11 +229,12 @@ pub(crate) fn write_segment(block: &BlockHandles<'_>, kit: &Kit, job: &SegmentJo
                 other => other,
             })?;
             if batch.is_full() {
-                batch.flush(kit, &containers)?;
+                batch.flush(kit)?;
             }
             job.ticker.tick();
         }
-        batch.flush(kit, &containers)?;
+        batch.close(shared.segment_links)?;
+        batch.flush(kit)?;
     }
     Ok(())
 }
@@ -317,15 +327,14 @@ fn write_train(batch: &mut Batch<'_>, job: &SegmentJob<'_>, shared: &mut Shared,
     da.attr_str(attr::UNIT, &d.units, false);
     da.link(group::VALUES, values);
     // Linked by the multi-tag's `positions` here and by the Block's `data_arrays`.
-    let da = batch.put(da, 1)?;
-    batch.link_later(BLOCK_ARRAYS, times, da);
+    let da = batch.put_linked(da, 1, &[(BLOCK_ARRAYS, times)])?;
     let props = properties(batch, job, shared, d, (true, p))?;
     let sec = encoded_section(batch, &name, types::SPIKETRAIN_METADATA, at, props, 1)?;
     let mut mt = Header::group(GroupKind::Small.info());
     let mt_id = entity(&mut mt, &name, types::SPIKETRAIN, at, at)?;
     mt.link(group::POSITIONS, da);
     mt.link(group::METADATA, sec);
-    put_linked(batch, mt, (BLOCK_TAGS, name), mt_id)
+    batch.put_linked(mt, 0, &[(BLOCK_TAGS, name), (shared.segment_links, mt_id)]).map(drop)
 }
 
 fn write_signal(batch: &mut Batch<'_>, job: &SegmentJob<'_>, shared: &mut Shared, p: &Placed) -> Result<()> {
@@ -356,17 +365,8 @@ fn write_signal(batch: &mut Batch<'_>, job: &SegmentJob<'_>, shared: &mut Shared
         da.link(group::VALUES, values);
         da.link(group::DIMENSIONS, dims);
         da.link(group::METADATA, sec);
-        put_linked(batch, da, (BLOCK_ARRAYS, array), da_id)?;
+        batch.put_linked(da, 0, &[(BLOCK_ARRAYS, array), (shared.segment_links, da_id)])?;
     }
-    Ok(())
-}
-
-/// Adds an object that only libhdf5 links: into the Block's container `block` under its
-/// NIX name, and into the segment's under its entity id `id`.
-fn put_linked(batch: &mut Batch<'_>, header: Header, block: (usize, String), id: String) -> Result<()> {
-    let addr = batch.put(header, 0)?;
-    batch.link_later(block.0, block.1, addr);
-    batch.link_later(SEGMENT_LINKS, id, addr);
     Ok(())
 }
 

@@ -7,7 +7,7 @@
 //! creating a dataset with its attributes, and the file shrinks accordingly.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::ffi::CStr;
 
 use rayon::prelude::*;
@@ -239,7 +239,7 @@ impl Sharer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::h5::{self, Attr, File, GroupKind, Mode, Session, overlay_fapl};
+    use crate::h5::{self, Attr, Container, File, GroupKind, Mode, Session, overlay_fapl};
     use crate::nix::names::attr;
     use hdf5_sys::h5d::H5Dget_type;
     use hdf5_sys::h5t::{H5Tclose, H5Tequal};
@@ -277,14 +277,14 @@ mod tests {
                 property(&made, &kit, key, v, *array, "20260101T000000").unwrap();
             }
             let mut batch = Batch::new(&file);
+            let into = batch.add_container(Container::Made(file.root().unwrap()));
             let mut props = Header::group(GroupKind::Properties.info());
             for (key, v, array) in &values {
                 let addr = encode_property(&mut batch, key, v, *array, "20260101T000000", 1).unwrap();
                 props.link(key, addr);
             }
-            let addr = batch.put(props, 0).unwrap();
-            batch.link_later(0, "encoded".into(), addr);
-            batch.flush(&kit, &[&root]).unwrap();
+            batch.put_linked(props, 0, &[(into, "encoded".into())]).unwrap();
+            batch.flush(&kit).unwrap();
             drop((batch, made, root));
             file.close().unwrap();
         });

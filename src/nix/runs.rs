@@ -87,12 +87,14 @@ mod tests {
         let path = dir.path().join("runs.nio");
         h5::locked(|| {
             let kit = Kit::new().unwrap();
-            let file = File::open(&path, Mode::Create, Some(&kit), None).unwrap();
+            let session = h5::Session::new(0);
+            let fapl = h5::overlay_fapl(&session, kit.fapl()).unwrap();
+            let file = File::open(&path, Mode::Create, Some(&kit), Some(fapl.id())).unwrap();
             layout::init_file(&file, &kit, "20260101T000000", "20260101T000000").unwrap();
             let annotations = Annotations::from_iter([("note", Value::from("ünïcode"))]);
             for (i, name) in ["a", "b", "a"].iter().enumerate() {
                 let meta = BlockMeta { name, annotations: &annotations, created_at: "20260101T000000" };
-                drop(layout::create_block(&file, &kit, &format!("neo.block.{i}"), &meta, "20260101T000000").unwrap());
+                layout::create_block(&file, &kit, &format!("neo.block.{i}"), &meta, "20260101T000000").unwrap().finish(&kit).unwrap();
             }
             assert_eq!(count_named(&file, "a").unwrap(), 2);
             assert_eq!(count_named(&file, "b").unwrap(), 1);
