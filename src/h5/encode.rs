@@ -7,7 +7,7 @@
 //! libhdf5 spends about a million instructions on the two dozen attributes, four groups
 //! and three datasets of one spike train (README, "Performance"); encoding the same bytes
 //! takes a few microseconds. Everything here is pure: [`super::batch`] places the bytes in
-//! the file and lets libhdf5 link the objects into its large groups.
+//! the file; [`super::dense`] encodes the link storage of the large groups.
 
 use std::ffi::CStr;
 

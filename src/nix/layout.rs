@@ -6,7 +6,9 @@
 //! `metadata`, properties are compact datasets, and data arrays are contiguous. The file,
 //! its Blocks and segments are made through libhdf5; the spike trains and signals, which
 //! are thousands, are encoded here as the bytes libhdf5 would write
-//! ([`crate::h5::Header`]), and libhdf5 only links them into the large groups.
+//! ([`crate::h5::Header`]), and so are the large groups that hold them (a new Block's
+//! `data_arrays` and `multi_tags`, a segment's): libhdf5 links each such group into its
+//! parent, and links objects into the groups of a Block an earlier write made.
 
 use foldhash::{HashMap, HashMapExt};
 
