@@ -474,7 +474,7 @@ impl Tree {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::h5::{self, Batch, Container, File, GroupKind, Header, Kit, Mode, Session, overlay_fapl};
+    use crate::h5::{self, Batch, Container, File, GroupKind, Header, Kit, Mode};
 
     #[test]
     fn lookup3_is_bob_jenkins_hashlittle() {
@@ -500,9 +500,7 @@ mod tests {
         let path = dir.path().join("dense.h5");
         h5::locked(|| {
             let kit = Kit::new().unwrap();
-            let session = Session::new(0);
-            let fapl = overlay_fapl(&session, kit.fapl()).unwrap();
-            let file = File::open(&path, Mode::Create, Some(&kit), Some(fapl.id())).unwrap();
+            let file = h5::create_for_test(&path, &kit);
             let mut batch = Batch::new(&file);
             for n in sizes {
                 let c = batch.add_container(Container::New { parent: file.root().unwrap(), name: format!("g{n}"), links: Vec::new() });

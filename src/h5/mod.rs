@@ -34,6 +34,14 @@ pub(crate) use read::{Attr, Data, Link, find};
 pub(crate) use batch::{Batch, Container, set_file_space};
 pub(crate) use encode::{Elem, GroupInfo, Header, Storage, UNDEF};
 
+/// Creates `path` through the crash-safe driver, as a layout does (for tests of what is
+/// written in it); the file keeps its session alive.
+#[cfg(test)]
+pub(crate) fn create_for_test(path: &Path, kit: &Kit) -> File {
+    let fapl = overlay_fapl(&Session::new(0), kit.fapl()).expect("a driver list");
+    File::open(path, Mode::Create, Some(kit), Some(fapl.id())).expect("a new file")
+}
+
 use crate::error::{Error, Result};
 
 /// Runs `f` holding `hdf5-metno`'s library lock, which also initializes HDF5 once and

@@ -248,7 +248,7 @@ impl Sharer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::h5::{self, Attr, Container, File, GroupKind, Mode, Session, overlay_fapl};
+    use crate::h5::{self, Attr, Container, File, GroupKind, Mode};
     use crate::nix::names::attr;
     use hdf5_sys::h5d::H5Dget_type;
     use hdf5_sys::h5t::{H5Tclose, H5Tequal};
@@ -277,9 +277,7 @@ mod tests {
         let path = dir.path().join("props.h5");
         h5::locked(|| {
             let kit = Kit::new().unwrap();
-            let session = Session::new(0);
-            let fapl = overlay_fapl(&session, kit.fapl()).unwrap();
-            let file = File::open(&path, Mode::Create, Some(&kit), Some(fapl.id())).unwrap();
+            let file = h5::create_for_test(&path, &kit);
             let root = file.root().unwrap();
             let made = root.group(&kit, "made", GroupKind::Properties).unwrap();
             for (key, v, array) in &values {

@@ -87,9 +87,7 @@ mod tests {
         let path = dir.path().join("runs.nio");
         h5::locked(|| {
             let kit = Kit::new().unwrap();
-            let session = h5::Session::new(0);
-            let fapl = h5::overlay_fapl(&session, kit.fapl()).unwrap();
-            let file = File::open(&path, Mode::Create, Some(&kit), Some(fapl.id())).unwrap();
+            let file = h5::create_for_test(&path, &kit);
             layout::init_file(&file, &kit, "20260101T000000", "20260101T000000").unwrap();
             let annotations = Annotations::from_iter([("note", Value::from("ünïcode"))]);
             for (i, name) in ["a", "b", "a"].iter().enumerate() {
