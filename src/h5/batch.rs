@@ -149,10 +149,15 @@ impl<'f> Batch<'f> {
     }
 
     /// Encodes the new group `container` with every link it got (in its header when
-    /// they are few, else in dense storage); the next flush links it into its parent.
+    /// they are few, else in dense storage); the next flush links it into its parent. A
+    /// group libhdf5 made stays as it is (its links are made at each flush).
     pub(crate) fn close(&mut self, container: usize) -> Result<()> {
-        let Container::New { parent, name, links } = std::mem::replace(&mut self.containers[container], Container::Closed) else {
-            return Ok(());
+        let (parent, name, links) = match std::mem::replace(&mut self.containers[container], Container::Closed) {
+            Container::New { parent, name, links } => (parent, name, links),
+            other => {
+                self.containers[container] = other;
+                return Ok(());
+            }
         };
         let info = GroupKind::Container.info();
         let header = if links.len() <= MAX_COMPACT {
@@ -162,8 +167,7 @@ impl<'f> Batch<'f> {
         } else {
             let at = self.next_addr()?;
             let d = dense::encode(&links, at).map_err(|problem| Error::invalid(parent.child_name(&name), problem))?;
-            self.buf.extend_from_slice(&d.bytes);
-            self.buf.resize(self.buf.len().next_multiple_of(8), 0);
+            self.raw(&d.bytes)?;
             Header::dense_group(info, links.len() as u64, [d.heap, d.names])
         };
         let addr = self.put(header, 0)?;

@@ -13,13 +13,13 @@
 
 use super::encode::{UNDEF, link_message};
 
-/// The heap's doubling table, as `H5G__dense_create` makes it.
-const WIDTH: u64 = 4;
-const START_BLOCK: u64 = 512;
-const MAX_DIRECT: u64 = 64 << 10;
-/// [`WIDTH`] and [`START_BLOCK`] as counts of memory.
+/// The heap's doubling table, as `H5G__dense_create` makes it: entries per row, the
+/// smallest and largest direct block (the first two also as heap offsets).
 const ENTRIES_PER_ROW: usize = 4;
 const START_BYTES: usize = 512;
+const WIDTH: u64 = ENTRIES_PER_ROW as u64;
+const START_BLOCK: u64 = START_BYTES as u64;
+const MAX_DIRECT: u64 = 64 << 10;
 /// Bits of a heap offset, and the bytes they take.
 const MAX_INDEX: u16 = 32;
 const OFFSET_BYTES: usize = 4;
@@ -216,6 +216,16 @@ pub(crate) fn encode(links: &[(String, u64)], base: u64) -> Result<Dense, String
     if let Some(i) = sizes.iter().position(|&n| n > fits) {
         return Err(format!("link {:?} takes {} bytes; a large group's links take at most {fits}", links[i].0, sizes[i]));
     }
+    // The name index's order: by hash, then (rarely needed) by name.
+    let name = |i: u64| links[(i & 0xffff_ffff) as usize].0.as_bytes();
+    let mut order: Vec<u64> = links.iter().enumerate().map(|(i, (n, _))| u64::from(lookup3(n.as_bytes(), 0)) << 32 | i as u64).collect();
+    order.sort_unstable();
+    for run in order.chunk_by_mut(|a, b| a >> 32 == b >> 32).filter(|r| r.len() > 1) {
+        run.sort_unstable_by(|a, b| name(*a).cmp(name(*b)));
+        if let Some(w) = run.windows(2).find(|w| name(w[0]) == name(w[1])) {
+            return Err(format!("two links are named {:?}", links[(w[0] & 0xffff_ffff) as usize].0));
+        }
+    }
     let mut packer = Packer { sizes: &sizes, next: 0, blocks: Vec::new() };
     let root = if sizes.iter().sum::<usize>() + DIRECT_PREFIX <= START_BYTES {
         packer.direct(0, START_BLOCK);
@@ -303,16 +313,6 @@ pub(crate) fn encode(links: &[(String, u64)], base: u64) -> Result<Dense, String
     }
     debug_assert_eq!(base + out.len() as u64, tree_at);
 
-    // The name index's order: by hash, then (rarely needed) by name.
-    let name = |i: u64| links[(i & 0xffff_ffff) as usize].0.as_bytes();
-    let mut order: Vec<u64> = links.iter().enumerate().map(|(i, (n, _))| u64::from(lookup3(n.as_bytes(), 0)) << 32 | i as u64).collect();
-    order.sort_unstable();
-    for run in order.chunk_by_mut(|a, b| a >> 32 == b >> 32).filter(|r| r.len() > 1) {
-        run.sort_unstable_by(|a, b| name(*a).cmp(name(*b)));
-        if let Some(w) = run.windows(2).find(|w| name(w[0]) == name(w[1])) {
-            return Err(format!("two links are named {:?}", links[(w[0] & 0xffff_ffff) as usize].0));
-        }
-    }
     let records: Vec<[u8; RECORD]> = order
         .iter()
         .map(|&key| {

@@ -120,10 +120,6 @@ fn simple_space(out: &mut Vec<u8>, n: u64) {
 /// The scalar dataspace (version 1, rank 0).
 const SCALAR: [u8; 8] = [1, 0, 0, 0, 0, 0, 0, 0];
 
-fn pad8(out: &mut Vec<u8>) {
-    out.resize(out.len().next_multiple_of(8), 0);
-}
-
 /// Pads `out` with zeros to a multiple of 8 bytes after `start`.
 fn pad_from(out: &mut Vec<u8>, start: usize) {
     out.resize(start + (out.len() - start).next_multiple_of(8), 0);
@@ -247,7 +243,7 @@ impl Header {
             return start;
         };
         self.body[start + 2..start + 4].copy_from_slice(&size.to_le_bytes());
-        pad8(&mut self.body);
+        pad_from(&mut self.body, 0);
         self.messages += 1;
         at
     }
